@@ -1,0 +1,72 @@
+/* seqrec: one binary, subcommands dispatched to the *_main of their folders.
+ * Turns the status of a subcommand into the exit code: 0 ok, 1 user error, 2 internal fault. */
+#include <stdio.h>
+#include <string.h>
+
+#include "comm/comm.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "events/cli.h"
+
+typedef sr_status (*command_fn)(const sr_comm *comm, int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  command_fn run; /* NULL: not built yet */
+  const char *usage;
+} command;
+
+static const command commands[] = {
+    {"import", events_import_main,
+     "import --format csv|tsv|movielens|sasrec|taobao [--user COL --item COL --time COL --type COL]\n"
+     "         [--min-user-events N] [--min-item-events N] [--dedupe] [--skip-bad] IN... -o events.h5"},
+    {"gen", events_gen_main, "gen --users N --items M --events E [--seed S] -o events.h5"},
+    {"info", events_info_main, "info FILE.h5"},
+    {"train", NULL, "train -c config.yaml [--set key=value]..."},
+    {"score", NULL, "score -c config.yaml [--set key=value]..."},
+    {"eval", NULL, "eval -c config.yaml"},
+    {"report", NULL, "report RUN_DIR"},
+    {"sweep", NULL, "sweep plan|run|report SWEEP.yaml"},
+    {"bench", NULL, "bench train|score|comm [...]"},
+};
+enum { n_commands = sizeof commands / sizeof commands[0] };
+
+static void print_usage(FILE *out) {
+  fprintf(out, "seqrec %s: sequential recommendation, trained and scored in batch\n\nusage:\n",
+          SEQREC_VERSION);
+  for (int i = 0; i < n_commands; i++)
+    fprintf(out, "  seqrec %s%s\n", commands[i].usage, commands[i].run ? "" : "   (not built yet)");
+  fprintf(out, "\nRun under mpirun -np N or srun for several ranks. `seqrec CMD --help` for details.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    printf("seqrec %s\n", SEQREC_VERSION);
+    return 0;
+  }
+  const command *cmd = NULL;
+  for (int i = 0; i < n_commands; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
+  if (!cmd) {
+    fprintf(stderr, "seqrec: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return 1;
+  }
+
+  sr_comm comm = {0};
+  sr_status st = sr_comm_init(&comm, &argc, &argv);
+  if (st == SR_OK) {
+    if (cmd->run)
+      st = cmd->run(&comm, argc - 1, argv + 1);
+    else
+      st = sr_error(SR_ENOTBUILT, "seqrec %s is not built yet", cmd->name);
+  }
+  if (st != SR_OK) sr_log_error("%s", sr_error_message());
+  sr_comm_finalize(&comm);
+  return sr_status_exit_code(st);
+}

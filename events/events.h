@@ -1,0 +1,95 @@
+/* The behaviour-log file, events.h5 (DESIGN.md "Files"): the streaming writer used by import
+ * and gen, the sharded reader used by training and scoring, and the format check used by info.
+ * Not for parsing source logs (import.c) or making synthetic ones (gen.c). */
+#ifndef SR_EVENTS_H
+#define SR_EVENTS_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define SR_EVENTS_FORMAT "seqrec-events"
+#define SR_EVENTS_VERSION 1
+#define SR_EVENTS_MAX_TYPES 32
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+typedef struct {
+  /* Names of the event types (e.g. "pv", "cart", "fav", "buy"); n_event_types == 0 means the
+   * file has no /events/type dataset. */
+  int n_event_types;
+  const char *event_types[SR_EVENTS_MAX_TYPES];
+  /* Width in bytes of the fixed-length user raw-id strings (longest id; at least 1). */
+  int user_id_width;
+  /* Free text kept as the `source` attribute (command line, input files). */
+  const char *source;
+} sr_events_writer_opts;
+
+typedef struct sr_events_writer sr_events_writer;
+
+/* Creates PATH.tmp; nothing appears under PATH until sr_events_writer_commit. */
+sr_status sr_events_writer_open(sr_events_writer **w, const char *path,
+                                const sr_events_writer_opts *opts);
+/* Appends n_users users whose histories follow one another in items/times/types:
+ * user j has lengths[j] events, already sorted by time. raw_ids[j] is the user's source id.
+ * Items are dense 1..n_items (checked at commit). types is NULL when the file has no types.
+ * Memory stays bounded: data is written through in chunks. */
+sr_status sr_events_writer_append_users(sr_events_writer *w, int64_t n_users,
+                                        const int64_t *lengths, const char *const *raw_ids,
+                                        const int32_t *items, const int64_t *times,
+                                        const uint8_t *types);
+/* The item vocabulary: raw_ids[1..n_items] (raw_ids[0], the padding row, is written as "").
+ * Required once before commit. */
+sr_status sr_events_writer_set_items(sr_events_writer *w, int64_t n_items,
+                                     const char *const *raw_ids);
+/* Optional /items/content: float32 [n_items + 1, dim], row 0 for padding. */
+sr_status sr_events_writer_set_content(sr_events_writer *w, int64_t n_items, int dim,
+                                       const float *content);
+/* Writes offsets and attributes, checks item ids against the vocabulary, closes and renames
+ * PATH.tmp to PATH. Frees w in every case. */
+sr_status sr_events_writer_commit(sr_events_writer *w);
+/* Closes and removes PATH.tmp; PATH (if any) is untouched. Frees w. Safe on NULL. */
+void sr_events_writer_abort(sr_events_writer *w);
+
+/* ---- reading one rank's shard ------------------------------------------------------------ */
+
+/* The contiguous user range [*begin, *end) of `rank` out of `world`, chosen from the offsets so
+ * that ranks get near-equal event counts: shard boundaries sit at the user boundary closest to
+ * rank * n_events / world, so counts differ by at most one user's history. Every user is in
+ * exactly one shard. offset has n_users + 1 entries. */
+void sr_events_shard_range(const int64_t *offset, int64_t n_users, int rank, int world,
+                           int64_t *begin, int64_t *end);
+
+typedef struct {
+  /* whole file */
+  int64_t n_users, n_items, n_events;
+  int n_event_types;
+  char event_types[SR_EVENTS_MAX_TYPES][32];
+  char fingerprint[32];  /* hex digest of offsets, items and times: ties checkpoints to data */
+  /* this shard: users [user_begin, user_end), events [event_begin, event_end) */
+  int64_t user_begin, user_end;
+  int64_t event_begin, event_end;
+  int64_t *offset;  /* [n_local_users + 1], relative to event_begin */
+  int32_t *item;    /* [n_local_events] */
+  int64_t *time;    /* [n_local_events] */
+  uint8_t *type;    /* [n_local_events], NULL when the file has no types */
+} sr_events_shard;
+
+/* Reads the shard of `rank` of `world` with one hyperslab per dataset. On error *shard is
+ * left empty (safe to free). */
+sr_status sr_events_shard_read(const char *path, int rank, int world, sr_events_shard *shard);
+void sr_events_shard_free(sr_events_shard *shard);
+
+/* Raw ids for mapping results back: ids[i] for i in [begin, end) of /users/raw_id or
+ * /items/raw_id, as one allocation of (end-begin) NUL-terminated strings of `*width` bytes+1. */
+sr_status sr_events_read_raw_ids(const char *path, const char *dataset, int64_t begin,
+                                 int64_t end, char **ids, int *width);
+
+/* ---- checking --------------------------------------------------------------------------- */
+
+/* Checks that PATH is a complete events.h5 of this version: attributes, dataset types and
+ * shapes, offsets monotonic and ending at n_events, items in 1..n_items, times sorted within
+ * each user. The message names the file and the HDF5 path at fault. */
+sr_status sr_events_check(const char *path);
+
+#endif

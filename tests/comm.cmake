@@ -1,0 +1,1 @@
+sr_add_unit_test(test_comm SOURCES test_comm.c LIBS sr_comm RANKS 1 2 3)
