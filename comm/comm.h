@@ -32,6 +32,8 @@ sr_status sr_comm_allreduce_sum_i64(const sr_comm *c, int64_t *buf, size_t n);
 sr_status sr_comm_agree(const sr_comm *c, sr_status local);
 sr_status sr_comm_broadcast(const sr_comm *c, void *buf, size_t bytes, int root);
 sr_status sr_comm_barrier(const sr_comm *c);
+/* out[r] = value of rank r; out has c->size entries. */
+sr_status sr_comm_allgather_i64(const sr_comm *c, int64_t value, int64_t *out);
 
 /* Stops every rank of the job: prints "rank R: reason" on stderr and calls MPI_Abort with the
  * exit code of st. For faults after which the ranks cannot agree on how to stop. */

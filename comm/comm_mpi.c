@@ -89,6 +89,10 @@ sr_status sr_comm_broadcast(const sr_comm *c, void *buf, size_t bytes, int root)
 
 sr_status sr_comm_barrier(const sr_comm *c) { return MPI_CHECK(MPI_Barrier(c->mpi)); }
 
+sr_status sr_comm_allgather_i64(const sr_comm *c, int64_t value, int64_t *out) {
+  return MPI_CHECK(MPI_Allgather(&value, 1, MPI_INT64_T, out, 1, MPI_INT64_T, c->mpi));
+}
+
 _Noreturn void sr_comm_abort(const sr_comm *c, sr_status st, const char *reason) {
   fprintf(stderr, "seqrec: rank %d of %d: aborting the job: %s\n", c->rank, c->size, reason);
   fflush(stderr);

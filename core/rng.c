@@ -104,3 +104,33 @@ float sr_rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t index) {
   sr_rng_block(seed, stream, index >> 2, out);
   return (float)(out[index & 3] >> 8) * 0x1.0p-24f;
 }
+
+/* Balanced Feistel network on 2*half_bits bits; round keys from Philox. A Feistel network is a
+ * bijection whatever its round function, and walking the cycle until the value falls in [0, n)
+ * restricts it to a bijection of [0, n) (at most ~4 steps on average since 2^bits < 4n). */
+uint64_t sr_rng_permute(uint64_t seed, uint64_t stream, uint64_t n, uint64_t i) {
+  if (n <= 1) return 0;
+  int bits = 2;
+  while (bits < 64 && (n - 1) >> bits) bits++;
+  if (bits & 1) bits++;
+  const int half = bits / 2;
+  const uint64_t mask = (half >= 64) ? UINT64_MAX : ((uint64_t)1 << half) - 1;
+  uint32_t round_keys[4];
+  sr_rng_block(seed, stream, UINT64_MAX, round_keys);
+  uint64_t x = i;
+  do {
+    uint64_t left = x >> half, right = x & mask;
+    for (int r = 0; r < 4; r++) {
+      const uint32_t ctr[4] = {(uint32_t)right, (uint32_t)(right >> 32), (uint32_t)r, 0x5eedu};
+      const uint32_t key[2] = {round_keys[r], (uint32_t)stream};
+      uint32_t f[4];
+      sr_philox4x32_10(ctr, key, f);
+      uint64_t mixed = ((uint64_t)f[0] << 32 | f[1]) & mask;
+      uint64_t next_right = left ^ mixed;
+      left = right;
+      right = next_right;
+    }
+    x = (left << half) | right;
+  } while (x >= n);
+  return x;
+}

@@ -40,4 +40,10 @@ float sr_rng_normal(sr_rng *r);
 /* Stateless helpers for code that indexes draws directly (per-element dropout masks). */
 float sr_rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t index);
 
+/* A random permutation of [0, n) evaluated one element at a time: returns pi(i) for the
+ * permutation pi drawn from (seed, stream). O(1) memory, so every rank can find which global
+ * training window comes at any position of an epoch without storing the order (a Feistel
+ * network with cycle-walking). n >= 1, i < n. */
+uint64_t sr_rng_permute(uint64_t seed, uint64_t stream, uint64_t n, uint64_t i);
+
 #endif

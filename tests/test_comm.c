@@ -70,6 +70,14 @@ static void test_broadcast(void **state) {
   assert_string_equal(text, "from root");
 }
 
+static void test_allgather(void **state) {
+  (void)state;
+  int64_t *all = calloc((size_t)comm.size, sizeof *all);
+  assert_int_equal(sr_comm_allgather_i64(&comm, 10 * comm.rank + 1, all), SR_OK);
+  for (int r = 0; r < comm.size; r++) assert_int_equal(all[r], 10 * r + 1);
+  free(all);
+}
+
 int main(int argc, char **argv) {
   if (sr_comm_init(&comm, &argc, &argv) != SR_OK) return 2;
   const struct CMUnitTest tests[] = {
@@ -77,6 +85,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ranks_are_consistent),
       cmocka_unit_test(test_agree_spreads_failure),
       cmocka_unit_test(test_broadcast),
+      cmocka_unit_test(test_allgather),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   int64_t any = failed;

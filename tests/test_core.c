@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -114,6 +115,30 @@ static void test_rng_ranges_and_moments(void **state) {
   for (int i = 0; i < 1000; i++) assert_true(sr_rng_below64(&r, 5000000000ull) < 5000000000ull);
 }
 
+/* sr_rng_permute must be a bijection of [0, n) for awkward n, and differ between streams. */
+static void test_permutation_is_a_bijection(void **state) {
+  (void)state;
+  const uint64_t sizes[] = {1, 2, 3, 5, 16, 17, 1000, 4099};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    uint64_t n = sizes[s];
+    unsigned char *hit = calloc(n, 1);
+    uint64_t fixed_points = 0;
+    for (uint64_t i = 0; i < n; i++) {
+      uint64_t p = sr_rng_permute(42, 3, n, i);
+      assert_true(p < n);
+      assert_int_equal(hit[p], 0);
+      hit[p] = 1;
+      fixed_points += p == i;
+    }
+    if (n >= 1000) assert_true(fixed_points < 10); /* a random permutation has ~1 */
+    free(hit);
+  }
+  int same = 0;
+  for (uint64_t i = 0; i < 1000; i++)
+    same += sr_rng_permute(42, 3, 1000, i) == sr_rng_permute(42, 4, 1000, i);
+  assert_true(same < 10);
+}
+
 static void test_arena_alignment_and_exhaustion(void **state) {
   (void)state;
   sr_arena a;
@@ -176,6 +201,7 @@ int main(void) {
       cmocka_unit_test(test_philox_known_answers),
       cmocka_unit_test(test_rng_seek_reproduces_draws),
       cmocka_unit_test(test_rng_ranges_and_moments),
+      cmocka_unit_test(test_permutation_is_a_bijection),
       cmocka_unit_test(test_arena_alignment_and_exhaustion),
       cmocka_unit_test(test_layout_carves_aligned_slices),
       cmocka_unit_test(test_duration_format),
