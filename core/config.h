@@ -5,6 +5,7 @@
 #ifndef SR_CONFIG_H
 #define SR_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -15,13 +16,18 @@ typedef enum { SR_SPLIT_LEAVE_ONE_OUT, SR_SPLIT_TEMPORAL } sr_split_kind;
 typedef enum { SR_LOSS_CE, SR_LOSS_SAMPLED_CE, SR_LOSS_BCE } sr_loss_kind;
 typedef enum { SR_PRECISION_FP32, SR_PRECISION_BF16 } sr_precision;
 typedef enum { SR_DEVICE_AUTO, SR_DEVICE_CPU, SR_DEVICE_CUDA } sr_device_kind;
+/* train.schedule. kernels/kernels.h numbers its sr_lr_kind differently: convert with a switch. */
+typedef enum { SR_SCHEDULE_CONSTANT, SR_SCHEDULE_LINEAR, SR_SCHEDULE_COSINE } sr_schedule_kind;
+
+/* data.split_time when it is not set (`split_time: null`). */
+#define SR_SPLIT_TIME_UNSET INT64_MIN
 
 typedef struct {
   struct {
     char events[SR_PATH_MAX];   /* events.h5 */
     int max_len;                /* positions per training window */
     sr_split_kind split;
-    int64_t split_time;         /* temporal split: seconds since epoch */
+    int64_t split_time;         /* temporal split: seconds since epoch; SR_SPLIT_TIME_UNSET */
   } data;
   struct {
     int d_model;
@@ -39,6 +45,7 @@ typedef struct {
     float lr;
     float weight_decay;
     int warmup_steps;
+    sr_schedule_kind schedule;  /* learning rate after warm-up */
     float grad_clip;            /* global-norm clip; 0 = off */
     uint64_t seed;
     sr_precision precision;
@@ -46,6 +53,7 @@ typedef struct {
     int patience;               /* validations without improvement before stopping; 0 = off */
     char checkpoint[SR_PATH_MAX];
     int checkpoint_every;       /* epochs between checkpoints */
+    int max_steps;              /* stop (checkpointed) after this many updates; 0 = no limit */
   } train;
   struct {
     sr_device_kind device;
@@ -54,25 +62,31 @@ typedef struct {
   struct {
     char checkpoint[SR_PATH_MAX];
     int k;
-    int exclude_seen;
+    int exclude_seen;           /* boolean */
     char output[SR_PATH_MAX];
   } score;
   char source[SR_PATH_MAX];     /* the file it was loaded from, "" for defaults only */
 } sr_config;
 
-/* The defaults of DESIGN.md. */
+/* The defaults of DESIGN.md (they live in the schema table of config.c). */
 void sr_config_defaults(sr_config *cfg);
-/* Loads a YAML file over the current values. Errors name the file, the key and line:column;
- * an unknown key gets "did you mean ...?". */
+/* Loads a YAML file over the current values; keys it does not name keep theirs, so an empty
+ * file changes nothing. Errors name the file, line:column and the dotted key; an unknown key
+ * gets "did you mean ...?". On any error the configuration is left as it was. */
 sr_status sr_config_load(sr_config *cfg, const char *path);
-/* Applies one "section.key=value" override (the value is parsed as YAML scalar). */
+/* Applies one "section.key=value" override (the value is parsed as YAML scalar). On any error
+ * the configuration is left as it was. */
 sr_status sr_config_set(sr_config *cfg, const char *assignment);
+/* One key's value as YAML scalar text ("0.001", "runs/x/ckpt.h5", "null"): for sweep reports
+ * and run summaries. SR_EINVAL for an unknown key. */
+sr_status sr_config_get(const sr_config *cfg, const char *key, char *out, size_t size);
 /* Checks ranges and relations between keys (d_model divisible by n_heads, ...). */
 sr_status sr_config_validate(const sr_config *cfg);
 /* The common command-line handling of train/score/eval: -c FILE and --set k=v (any order),
  * defaults first, then the file, then the overrides, then validation. */
 sr_status sr_config_from_args(sr_config *cfg, int argc, char **argv);
-/* The effective configuration as YAML (every key, in schema order); *text is malloc'd. */
+/* The effective configuration as YAML (every key, in schema order, each with its help as a
+ * comment); loading it back gives the same values. Free *text with sr_free. */
 sr_status sr_config_to_yaml(const sr_config *cfg, char **text);
 /* Prints the configuration as an aligned table on rank 0. */
 void sr_config_print(const sr_config *cfg);
