@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "events/cli.h"
+#include "trainer/train.h"
 
 typedef sr_status (*command_fn)(const sr_comm *comm, int argc, char **argv);
 
@@ -22,7 +23,7 @@ static const command commands[] = {
      "         [--min-user-events N] [--min-item-events N] [--dedupe] [--skip-bad] IN... -o events.h5"},
     {"gen", events_gen_main, "gen --users N --items M --events E [--seed S] -o events.h5"},
     {"info", events_info_main, "info FILE.h5"},
-    {"train", NULL, "train -c config.yaml [--set key=value]..."},
+    {"train", trainer_train_main, "train -c config.yaml [--set key=value]..."},
     {"score", NULL, "score -c config.yaml [--set key=value]..."},
     {"eval", NULL, "eval -c config.yaml"},
     {"report", NULL, "report RUN_DIR"},

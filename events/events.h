@@ -19,7 +19,8 @@ typedef struct {
    * file has no /events/type dataset. */
   int n_event_types;
   const char *event_types[SR_EVENTS_MAX_TYPES];
-  /* Width in bytes of the fixed-length user raw-id strings (longest id; at least 1). */
+  /* Width in bytes of the fixed-length user raw-id strings (longest id; at least 1). A longer
+   * id is an error at append. Event type names are at most 31 bytes. */
   int user_id_width;
   /* Free text kept as the `source` attribute (command line, input files). */
   const char *source;
@@ -33,7 +34,9 @@ sr_status sr_events_writer_open(sr_events_writer **w, const char *path,
 /* Appends n_users users whose histories follow one another in items/times/types:
  * user j has lengths[j] events, already sorted by time. raw_ids[j] is the user's source id.
  * Items are dense 1..n_items (checked at commit). types is NULL when the file has no types.
- * Memory stays bounded: data is written through in chunks. */
+ * Memory stays bounded: data is written through in chunks. Lengths, id widths, type values
+ * and time order are checked here (SR_EINVAL naming the user); after any error the writer
+ * only accepts commit (which then fails) or abort. */
 sr_status sr_events_writer_append_users(sr_events_writer *w, int64_t n_users,
                                         const int64_t *lengths, const char *const *raw_ids,
                                         const int32_t *items, const int64_t *times,
@@ -50,13 +53,18 @@ sr_status sr_events_writer_set_content(sr_events_writer *w, int64_t n_items, int
 sr_status sr_events_writer_commit(sr_events_writer *w);
 /* Closes and removes PATH.tmp; PATH (if any) is untouched. Frees w. Safe on NULL. */
 void sr_events_writer_abort(sr_events_writer *w);
+/* The fingerprint of everything appended so far (final once the last user is appended), as
+ * stored in the `fingerprint` attribute: 16 hex digits. */
+void sr_events_writer_fingerprint(const sr_events_writer *w, char out[32]);
 
 /* ---- reading one rank's shard ------------------------------------------------------------ */
 
 /* The contiguous user range [*begin, *end) of `rank` out of `world`, chosen from the offsets so
  * that ranks get near-equal event counts: shard boundaries sit at the user boundary closest to
- * rank * n_events / world, so counts differ by at most one user's history. Every user is in
- * exactly one shard. offset has n_users + 1 entries. */
+ * rank * n_events / world (ties to the lower user), so each shard's count is within one longest
+ * history of n_events / world (half a history at each end). Every user is in exactly one shard;
+ * shards may be empty when world > n_users. offset has n_users + 1 entries, offset[0] = 0,
+ * non-decreasing. A pure function of its arguments: every rank computes every range alike. */
 void sr_events_shard_range(const int64_t *offset, int64_t n_users, int rank, int world,
                            int64_t *begin, int64_t *end);
 
@@ -75,8 +83,10 @@ typedef struct {
   uint8_t *type;    /* [n_local_events], NULL when the file has no types */
 } sr_events_shard;
 
-/* Reads the shard of `rank` of `world` with one hyperslab per dataset. On error *shard is
- * left empty (safe to free). */
+/* Reads /users/offset whole, then the shard of `rank` of `world` with one hyperslab per events
+ * dataset (a rank never reads the rest of the log). Checks the offsets and the shard's items
+ * (1..n_items), not the rest: sr_events_check does that. fingerprint is "" when the file has
+ * none. On error *shard is left empty (safe to free). */
 sr_status sr_events_shard_read(const char *path, int rank, int world, sr_events_shard *shard);
 void sr_events_shard_free(sr_events_shard *shard);
 
@@ -89,7 +99,26 @@ sr_status sr_events_read_raw_ids(const char *path, const char *dataset, int64_t 
 
 /* Checks that PATH is a complete events.h5 of this version: attributes, dataset types and
  * shapes, offsets monotonic and ending at n_events, items in 1..n_items, times sorted within
- * each user. The message names the file and the HDF5 path at fault. */
+ * each user, types within event_types, content finite, and the n_users/n_items/n_events and
+ * fingerprint attributes (optional for files written by other tools) agreeing with the data.
+ * Streams through the datasets in chunks: memory does not grow with the file. The message
+ * names the file and the HDF5 path at fault, with the index ("/users/offset[17]"). */
 sr_status sr_events_check(const char *path);
+
+/* What sr_events_check_summary learns while checking (for `seqrec info`). */
+typedef struct {
+  int64_t n_users, n_items, n_events;
+  int n_event_types;
+  char event_types[SR_EVENTS_MAX_TYPES][32];
+  int64_t type_counts[SR_EVENTS_MAX_TYPES]; /* events of each type */
+  int content_dim;                          /* 0 when there is no /items/content */
+  int64_t max_history;                      /* longest user history */
+  char fingerprint[32];                     /* recomputed from the data */
+  int has_fingerprint;                      /* the file stores one (and it matched) */
+  char source[512];                         /* the `source` attribute, "" when absent */
+} sr_events_summary;
+
+/* sr_events_check, also filling *summary (which may be NULL). */
+sr_status sr_events_check_summary(const char *path, sr_events_summary *summary);
 
 #endif

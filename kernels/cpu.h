@@ -1,0 +1,95 @@
+/* Inside the CPU backend: the implementations that backend_cpu.c puts in the table, their
+ * scratch sizes, and the helpers they share (OpenMP loops, dropout masks, argument checks).
+ * Not for code outside kernels/: callers use the table in kernels.h. */
+#ifndef SR_KERNELS_CPU_H
+#define SR_KERNELS_CPU_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "kernels/kernels.h"
+
+sr_embed_forward_fn kernel_embed_forward_cpu;
+sr_embed_backward_fn kernel_embed_backward_cpu;
+sr_layernorm_forward_fn kernel_layernorm_forward_cpu;
+sr_layernorm_backward_fn kernel_layernorm_backward_cpu;
+sr_linear_forward_fn kernel_linear_forward_cpu;
+sr_linear_backward_fn kernel_linear_backward_cpu;
+sr_attention_forward_fn kernel_attention_forward_cpu;
+sr_attention_backward_fn kernel_attention_backward_cpu;
+sr_gelu_forward_fn kernel_gelu_forward_cpu;
+sr_gelu_backward_fn kernel_gelu_backward_cpu;
+sr_dropout_forward_fn kernel_dropout_forward_cpu;
+sr_dropout_backward_fn kernel_dropout_backward_cpu;
+sr_residual_forward_fn kernel_residual_forward_cpu;
+sr_residual_backward_fn kernel_residual_backward_cpu;
+sr_loss_ce_fn kernel_loss_ce_cpu;
+sr_loss_sampled_ce_fn kernel_loss_sampled_ce_cpu;
+sr_loss_bce_fn kernel_loss_bce_cpu;
+sr_global_norm_fn kernel_global_norm_cpu;
+sr_adamw_update_fn kernel_adamw_update_cpu;
+
+/* Scratch each op needs on the CPU (bytes); backend_cpu.c reports the largest. */
+size_t kernel_attention_scratch_bytes_cpu(int B, int T, int H);
+size_t kernel_loss_ce_scratch_bytes_cpu(int C, int V, int block_rows);
+size_t kernel_loss_sampled_ce_scratch_bytes_cpu(int K, int block_rows);
+
+/* Row-major C[M, N] = alpha * op(A) . op(B) + beta * C (op: transposed when trans_* is 1), the
+ * rows of C split over the backend's OpenMP threads; see gemm.c. Every product goes here. */
+void kernel_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A parallel loop whose iterations write disjoint outputs: the result does not depend on the
+ * thread count. Without OpenMP it is an ordinary loop. */
+#ifdef _OPENMP
+#define SR_OMP_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define SR_OMP_FOR
+#endif
+
+/* Scratch regions start on 64-byte boundaries (vector loads). */
+#define SR_SCRATCH_ALIGN ((size_t)64)
+static inline size_t kernel_scratch_round(size_t bytes) {
+  return (bytes + SR_SCRATCH_ALIGN - 1) / SR_SCRATCH_ALIGN * SR_SCRATCH_ALIGN;
+}
+
+/* The dropout mask as kernels.h defines it: element i of (seed, stream, step) is draw number
+ * step * 2^34 + i of the Philox stream, i.e. sr_rng_uniform_at(seed, stream, (step << 34) | i),
+ * kept when >= p. One Philox block gives four consecutive elements, so the cursor caches it. */
+#define SR_DROPOUT_MAX_ELEMENTS (UINT64_C(1) << 34)
+
+typedef struct {
+  const sr_dropout *d;
+  float scale;       /* 1/(1-p) */
+  uint64_t block;    /* which block `words` holds; UINT64_MAX: none yet */
+  uint32_t words[4];
+} kernel_dropout_cursor;
+
+static inline void kernel_dropout_cursor_init(kernel_dropout_cursor *c, const sr_dropout *d) {
+  c->d = d;
+  c->scale = 1.0f / (1.0f - d->p);
+  c->block = UINT64_MAX;
+}
+
+/* The factor element i is multiplied by: 0 (dropped) or 1/(1-p). */
+static inline float kernel_dropout_factor(kernel_dropout_cursor *c, uint64_t i) {
+  uint64_t block = (c->d->step << 32) | (i >> 2);
+  if (block != c->block) {
+    sr_rng_block(c->d->seed, c->d->stream, block, c->words);
+    c->block = block;
+  }
+  float u = (float)(c->words[i & 3] >> 8) * 0x1.0p-24f;
+  return u >= c->d->p ? c->scale : 0.0f;
+}
+
+static inline int kernel_dropout_active(const sr_dropout *d) { return d != NULL && d->p > 0.0f; }
+
+/* Checks that every target is in 0..V-1 and counts the real (non-zero) ones; the losses'
+ * shared prologue. `op` names the caller in the message. */
+sr_status kernel_loss_count_targets(const char *op, const int32_t *targets, int N, int V,
+                                    int64_t *count);
+
+/* SR_EINVAL unless d is NULL or a valid mask for n elements; `op` names the caller. */
+sr_status kernel_dropout_check(const char *op, const sr_dropout *d, int64_t n);
+
+#endif

@@ -1,0 +1,75 @@
+/* Exact top-k over user x item dot products on the CPU: the selection at the heart of
+ * `seqrec score` and of full-ranking validation. It takes user vectors and the item table as
+ * given; computing the user vectors (the model) and writing recs.h5 live elsewhere. */
+#ifndef SR_SCORER_TOPK_H
+#define SR_SCORER_TOPK_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+/* What to rank. Items are 1..n_items; row 0 of `items` is padding and is never recommended. */
+typedef struct {
+  const float *users;         /* [n_users, d], row-major */
+  int64_t n_users;            /* may be 0 */
+  const float *items;         /* [n_items + 1, d], row-major; row 0 is padding */
+  int64_t n_items;            /* may be 0; at most INT32_MAX - 1 (ids are int32) */
+  int64_t d;                  /* > 0 */
+  /* Items each user has already seen, excluded from that user's list (score.exclude_seen).
+   * User u's are seen_item[seen_offset[u] .. seen_offset[u+1]): unsorted, repeats allowed,
+   * 0 (padding) allowed and ignored. seen_offset[0] need not be 0 (a rank's shard of a global
+   * CSR). NULL seen_offset: nothing is excluded (score.exclude_seen: false). */
+  const int64_t *seen_offset; /* [n_users + 1] or NULL */
+  const int32_t *seen_item;   /* [seen_offset[n_users]] */
+  /* Items nobody may be recommended (e.g. items new since training): nonzero = banned. */
+  const uint8_t *banned;      /* [n_items + 1] or NULL */
+} scorer_topk_input;
+
+/* How to run it. Zero-initialise for the defaults; none of these changes the result. */
+typedef struct {
+  int64_t user_block; /* users per sgemm; 0: SCORER_TOPK_USER_BLOCK (smaller when few users) */
+  int64_t item_block; /* items per sgemm; 0: SCORER_TOPK_ITEM_BLOCK */
+  int threads;        /* OpenMP threads over user blocks; 0: omp_get_max_threads() */
+  int gemm_only;      /* benchmarks only: run the same sgemms into the scratch, select nothing
+                       * and leave the outputs untouched (bench/bench_topk.c's baseline) */
+} scorer_topk_opts;
+
+/* 128 users x 512 items of float scores is 256 KiB: the scratch a thread scans right after
+ * sgemm wrote it stays in a 512 KiB L2 (see bench/bench_topk.c for the measurement). */
+#define SCORER_TOPK_USER_BLOCK 128
+#define SCORER_TOPK_ITEM_BLOCK 512
+
+/* The score of an item for a user, as the top-k reports it: the dot product accumulated in
+ * double in a fixed order and rounded to float (within one rounding of the exact value). It does
+ * not depend on the BLAS, the blocking, the threads or the machine; it is the definition the
+ * tests and any other scorer (e.g. a GPU one) compare against. */
+float scorer_topk_score(const float *user, const float *item, int64_t d);
+
+/* For every user u, the k items with the highest scorer_topk_score(users[u], items[i]) over
+ * i in 1..n_items, not seen by u and not banned:
+ *   out_item[u*k + j], out_score[u*k + j] for j = 0..k-1, best first: scores descending,
+ *   equal scores in increasing item id.
+ * When u has fewer than k eligible items, the rest of the row is item 0 with score -INFINITY
+ * (a real score is always finite, so -INFINITY means "no item here").
+ *
+ * Exact and deterministic: the result does not depend on `opts` (block sizes, threads), on the
+ * BLAS or its threads. sgemm alone would not give that: OpenBLAS rounds the same dot product
+ * differently in different tile positions, so a near-tie could flip with the block size. So
+ * sgemm scores only filter: an item is rescored with scorer_topk_score when its sgemm score is
+ * within a proven rounding margin (about 2 (d+2) 2^-24 ||u|| max||e||) of the user's current
+ * k-th best, which after the first item blocks is a few hundred items per user.
+ *
+ * Work: one cblas_sgemm per (user block x item block) into a per-thread scratch; the scratch is
+ * never users x items. Memory: one allocation of about threads * (user_block * item_block * 4
+ * bytes + the seen items of one user block). While it runs, OpenBLAS is set to one thread (the
+ * parallelism is over user blocks) and restored afterwards: do not call BLAS from other threads
+ * meanwhile.
+ *
+ * SR_EINVAL (nothing written) for k < 1, d < 1, negative sizes, NULL arrays that sizes need, user
+ * or item vectors with NaN, infinities or values beyond 2^50 (~1e15; a broken model), decreasing
+ * seen_offset, seen items outside 0..n_items; SR_ENOMEM when the scratch cannot be allocated. */
+sr_status scorer_topk_run(const scorer_topk_input *in, int k, const scorer_topk_opts *opts,
+                          int32_t *out_item,  /* [n_users, k] */
+                          float *out_score);  /* [n_users, k] */
+
+#endif

@@ -1,0 +1,518 @@
+/* The training loop; see train.h. One step: this rank's windows of the global batch, forward,
+ * loss (normalised by the global target count, so summing gradients over ranks gives the global
+ * mean), backward, all-reduce, clip, AdamW. */
+#include "trainer/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "comm/device.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "events/events.h"
+#include "kernels/kernels.h"
+#include "model/checkpoint.h"
+#include "model/sasrec.h"
+#include "trainer/dataset.h"
+#include "trainer/evaluate.h"
+
+#define SR_STREAM_NEGATIVES 0x6e65670000000000ull
+
+typedef struct {
+  const sr_comm *comm;
+  sr_config cfg;
+  char *config_yaml;
+  sr_events_shard shard;
+  sr_dataset ds;
+  sr_kernels k;
+  sr_model m;
+  sr_train_state state;
+  int64_t steps_per_epoch;
+  int64_t global_batch;
+  sr_lr_schedule schedule;
+  /* host buffers of one step */
+  int64_t *windows;      /* [global_batch] local windows of the step */
+  int32_t *inputs;       /* [B, P] */
+  int32_t *targets;      /* [B, P] */
+  int32_t *negatives;    /* [B, P, K] (K = 1 for bce) */
+  double *neg_cdf;       /* [V] sampling distribution of sampled_ce (popularity^0.75) */
+  /* backend buffers */
+  int32_t *targets_dev;
+  int32_t *negatives_dev;
+  float *logq_dev;       /* [V] */
+  float *best_params;    /* host [n_params]: weights of the best validation so far */
+  FILE *metrics;         /* rank 0: metrics.jsonl beside the checkpoint */
+} trainer;
+
+static int negatives_per_position(const sr_config *cfg) {
+  if (cfg->train.loss == SR_LOSS_BCE) return 1;
+  if (cfg->train.loss == SR_LOSS_SAMPLED_CE) return cfg->train.negatives;
+  return 0;
+}
+
+static void metrics_path(const char *ckpt, char *buf, size_t size) {
+  const char *slash = strrchr(ckpt, '/');
+  if (slash)
+    snprintf(buf, size, "%.*s/metrics.jsonl", (int)(slash - ckpt), ckpt);
+  else
+    snprintf(buf, size, "metrics.jsonl");
+}
+
+/* mkdir -p of the folder that will hold `file`. */
+static sr_status make_parent_dirs(const char *file) {
+  char dir[SR_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return SR_OK;
+  *slash = '\0';
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+      return sr_error(SR_EIO, "%s: cannot create folder: %s", dir, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return sr_error(SR_EIO, "%s: cannot create folder: %s", dir, strerror(errno));
+  return SR_OK;
+}
+
+static sr_status choose_backend(trainer *t) {
+  const sr_device_kind want = t->cfg.runtime.device;
+  const int gpus = sr_device_count();
+  if (want == SR_DEVICE_CUDA || (want == SR_DEVICE_AUTO && gpus > 0)) {
+    if (gpus == 0)
+      return sr_error(SR_EINVAL, "runtime.device is cuda but no GPU is visible; use cpu or auto");
+    return kernels_cuda_init(&t->k, t->comm->local_rank % gpus);
+  }
+  if (want == SR_DEVICE_AUTO) sr_info("runtime.device auto: no GPU visible, training on the CPU");
+  return kernels_cpu_init(&t->k, t->cfg.runtime.threads);
+}
+
+/* Popularity^0.75 over the training events of all ranks, as a cumulative table for sampling
+ * and as log-probabilities for the logQ correction of sampled_ce. */
+static sr_status negative_sampler_build(trainer *t) {
+  const int64_t V = (int64_t)t->shard.n_items + 1;
+  sr_status st = SR_OK;
+  double *count = NULL;
+  float *logq = NULL;
+  TRY_GOTO(sr_alloc(&count, (size_t)V, sizeof *count, "item counts"));
+  TRY_GOTO(sr_alloc(&logq, (size_t)V, sizeof *logq, "sampling log-probabilities"));
+  TRY_GOTO(sr_alloc(&t->neg_cdf, (size_t)V, sizeof *t->neg_cdf, "sampling table"));
+  for (int64_t u = 0; u < t->ds.n_users; u++) {
+    const int32_t *h = t->shard.item + t->shard.offset[u];
+    for (int64_t j = 0; j < t->ds.train_len[u]; j++) count[h[j]] += 1.0;
+  }
+  TRY_GOTO(sr_comm_allreduce_sum_f64(t->comm, count, (size_t)V));
+  double total = 0;
+  for (int64_t i = 1; i < V; i++) total += pow(count[i] + 1.0, 0.75);
+  double acc = 0;
+  for (int64_t i = 1; i < V; i++) {
+    const double q = pow(count[i] + 1.0, 0.75) / total;
+    acc += q;
+    t->neg_cdf[i] = acc;
+    logq[i] = (float)log(q);
+  }
+  TRY_GOTO(t->k.alloc(&t->k, &t->logq_dev, (size_t)V * sizeof *logq, "sampling log-probabilities"));
+  TRY_GOTO(t->k.upload(&t->k, t->logq_dev, logq, (size_t)V * sizeof *logq));
+cleanup:
+  sr_free(count);
+  sr_free(logq);
+  return st;
+}
+
+static int32_t sample_popular(const double *cdf, int64_t V, sr_rng *rng) {
+  const double x = sr_rng_uniform_f64(rng) * cdf[V - 1];
+  int64_t lo = 1, hi = V - 1;
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (cdf[mid] > x) hi = mid; else lo = mid + 1;
+  }
+  return (int32_t)lo;
+}
+
+/* Negatives of one step: a function of (seed, rank, step), so a resumed run draws the same. */
+static void negatives_draw(trainer *t, int64_t n_rows, int K) {
+  const int64_t V = (int64_t)t->shard.n_items + 1;
+  sr_rng rng;
+  sr_rng_init(&rng, t->cfg.train.seed,
+              SR_STREAM_NEGATIVES ^ ((uint64_t)t->comm->rank << 40) ^ (uint64_t)t->state.step);
+  for (int64_t r = 0; r < n_rows; r++) {
+    for (int j = 0; j < K; j++) {
+      int32_t neg = 0;
+      if (t->targets[r] != 0) {
+        if (t->cfg.train.loss == SR_LOSS_BCE)
+          do neg = 1 + (int32_t)sr_rng_below(&rng, (uint32_t)(V - 1)); while (neg == t->targets[r] && V > 2);
+        else
+          neg = sample_popular(t->neg_cdf, V, &rng);
+      }
+      t->negatives[r * K + j] = neg;
+    }
+  }
+}
+
+static sr_status trainer_setup(trainer *t, int argc, char **argv) {
+  sr_config *cfg = &t->cfg;
+  TRY(sr_config_from_args(cfg, argc, argv));
+  if (!cfg->data.events[0])
+    return sr_error(SR_EINVAL, "%s: data.events is not set: name the events.h5 to train on",
+                    cfg->source[0] ? cfg->source : "configuration");
+  if (!cfg->train.checkpoint[0])
+    return sr_error(SR_EINVAL, "%s: train.checkpoint is not set",
+                    cfg->source[0] ? cfg->source : "configuration");
+  if (cfg->data.split != SR_SPLIT_LEAVE_ONE_OUT)
+    return sr_error(SR_ENOTBUILT, "data.split: temporal is not built yet (use leave_one_out)");
+  if (cfg->train.precision != SR_PRECISION_FP32)
+    return sr_error(SR_ENOTBUILT, "train.precision: bf16 is not built yet (use fp32)");
+  TRY(sr_config_to_yaml(cfg, &t->config_yaml));
+  sr_config_print(cfg);
+  char dev[128];
+  sr_device_describe(0, dev, sizeof dev);
+  sr_info("ranks %d, GPUs visible %d (%s), CUDA built %s", t->comm->size, sr_device_count(), dev,
+          sr_device_cuda_built() ? "yes" : "no");
+  TRY(choose_backend(t));
+
+  TRY(sr_events_shard_read(cfg->data.events, t->comm->rank, t->comm->size, &t->shard));
+  TRY(sr_dataset_build(&t->ds, &t->shard, cfg->data.max_len, t->comm));
+  t->global_batch = (int64_t)cfg->train.batch_size * t->comm->size;
+  t->steps_per_epoch = sr_dataset_steps_per_epoch(&t->ds, t->global_batch);
+  if (t->steps_per_epoch == 0)
+    return sr_error(SR_EINVAL, "%s: no user has two training events: nothing to train on",
+                    cfg->data.events);
+  sr_info("data: %lld users, %lld items, %lld events; %lld training windows of up to %d, "
+          "%lld steps per epoch (global batch %lld)", (long long)t->shard.n_users,
+          (long long)t->shard.n_items, (long long)t->shard.n_events,
+          (long long)sr_dataset_global_windows(&t->ds), cfg->data.max_len,
+          (long long)t->steps_per_epoch, (long long)t->global_batch);
+
+  const sr_model_dims dims = {.n_items = (int)t->shard.n_items, .max_len = cfg->data.max_len,
+                              .d_model = cfg->model.d_model, .n_layers = cfg->model.n_layers,
+                              .n_heads = cfg->model.n_heads, .d_ff = cfg->model.d_ff};
+  const int K = negatives_per_position(cfg);
+  TRY(sr_model_create(&t->m, &t->k, &dims, cfg->model.dropout, cfg->train.batch_size, K));
+  sr_info("model: %lld parameters (%.1f MiB per flat buffer)", (long long)t->m.n_params,
+          (double)t->m.n_params * 4.0 / 1048576.0);
+
+  const size_t BP = (size_t)cfg->train.batch_size * (size_t)cfg->data.max_len;
+  TRY(sr_alloc(&t->windows, (size_t)t->global_batch, sizeof *t->windows, "batch windows"));
+  TRY(sr_alloc(&t->inputs, BP, sizeof *t->inputs, "batch inputs"));
+  TRY(sr_alloc(&t->targets, BP, sizeof *t->targets, "batch targets"));
+  TRY(sr_alloc(&t->best_params, (size_t)t->m.n_params, sizeof *t->best_params, "best weights"));
+  TRY(t->k.alloc(&t->k, &t->targets_dev, BP * sizeof(int32_t), "batch targets"));
+  if (K > 0) {
+    TRY(sr_alloc(&t->negatives, BP * (size_t)K, sizeof *t->negatives, "negatives"));
+    TRY(t->k.alloc(&t->k, &t->negatives_dev, BP * (size_t)K * sizeof(int32_t), "negatives"));
+    TRY(negative_sampler_build(t));
+  }
+
+  sr_lr_kind kind = SR_LR_CONSTANT;
+  switch (cfg->train.schedule) {
+    case SR_SCHEDULE_CONSTANT: kind = SR_LR_CONSTANT; break;
+    case SR_SCHEDULE_LINEAR: kind = SR_LR_LINEAR; break;
+    case SR_SCHEDULE_COSINE: kind = SR_LR_COSINE; break;
+  }
+  t->schedule = (sr_lr_schedule){.kind = kind,
+                                 .base_lr = cfg->train.lr, .min_lr = 0.0,
+                                 .warmup_steps = cfg->train.warmup_steps,
+                                 .total_steps = (int64_t)cfg->train.epochs * t->steps_per_epoch};
+  return SR_OK;
+}
+
+/* Resume from train.checkpoint when it exists, else start from model.init_from or at random. */
+static sr_status trainer_start_state(trainer *t) {
+  const sr_config *cfg = &t->cfg;
+  memset(&t->state, 0, sizeof t->state);
+  t->state.seed = cfg->train.seed;
+  t->state.world_size = t->comm->size;
+  t->state.best_metric = -1.0;
+  snprintf(t->state.events_fingerprint, sizeof t->state.events_fingerprint, "%s",
+           t->shard.fingerprint);
+  if (access(cfg->train.checkpoint, F_OK) == 0) {
+    sr_model_dims dims;
+    sr_train_state saved;
+    TRY(sr_checkpoint_read_header(cfg->train.checkpoint, &dims, &saved));
+    if (strcmp(saved.events_fingerprint, t->shard.fingerprint) != 0)
+      return sr_error(SR_EINVAL,
+                      "%s: this checkpoint was trained on other data (fingerprint %s, %s has %s): "
+                      "point train.checkpoint elsewhere to start a new run",
+                      cfg->train.checkpoint, saved.events_fingerprint, cfg->data.events,
+                      t->shard.fingerprint);
+    if (saved.seed != cfg->train.seed)
+      return sr_error(SR_EINVAL, "%s: this checkpoint was trained with seed %llu, the config says "
+                      "train.seed %llu", cfg->train.checkpoint, (unsigned long long)saved.seed,
+                      (unsigned long long)cfg->train.seed);
+    if (saved.world_size != t->comm->size)
+      sr_warn("%s was written by %lld ranks, resuming on %d: the global batch changes, so the "
+              "run will not repeat an uninterrupted one bit for bit", cfg->train.checkpoint,
+              (long long)saved.world_size, t->comm->size);
+    TRY(sr_checkpoint_read(cfg->train.checkpoint, &t->m, &t->k, 1, t->best_params));
+    t->state = saved;
+    t->state.world_size = t->comm->size;
+    sr_info("resuming %s at step %lld (epoch %lld)%s", cfg->train.checkpoint,
+            (long long)saved.step, (long long)saved.epoch,
+            saved.finished ? ": training had finished" : "");
+    return SR_OK;
+  }
+  TRY(sr_model_init_weights(&t->m, &t->k, cfg->train.seed));
+  if (cfg->model.init_from[0]) {
+    TRY(sr_checkpoint_read(cfg->model.init_from, &t->m, &t->k, 0, NULL));
+    sr_info("weights from %s", cfg->model.init_from);
+  }
+  return t->k.download(&t->k, t->best_params, t->m.params, (size_t)t->m.n_params * sizeof(float));
+}
+
+static void metrics_log(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void metrics_log(trainer *t, const char *fmt, ...) {
+  if (!t->metrics) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(t->metrics, fmt, ap);
+  va_end(ap);
+  fputc('\n', t->metrics);
+  fflush(t->metrics);
+}
+
+static void metrics_print(trainer *t, const char *what, const sr_metrics *m, int64_t epoch) {
+  sr_info("%-10s HR@10 %.4f  NDCG@10 %.4f  MRR %.4f  | sampled-100: HR@10 %.4f  NDCG@10 %.4f  "
+          "(%lld users)", what, m->hr10, m->ndcg10, m->mrr, m->sampled_hr10, m->sampled_ndcg10,
+          (long long)m->users);
+  metrics_log(t, "{\"kind\":\"%s\",\"epoch\":%lld,\"step\":%lld,\"hr10\":%.6f,\"ndcg10\":%.6f,"
+              "\"mrr\":%.6f,\"sampled_hr10\":%.6f,\"sampled_ndcg10\":%.6f,\"users\":%lld}",
+              what, (long long)epoch, (long long)t->state.step, m->hr10, m->ndcg10, m->mrr,
+              m->sampled_hr10, m->sampled_ndcg10, (long long)m->users);
+}
+
+static sr_status checkpoint_save(trainer *t) {
+  sr_status st = SR_OK;
+  if (t->comm->rank == 0)
+    st = sr_checkpoint_write(t->cfg.train.checkpoint, &t->m, &t->k, &t->state, t->config_yaml,
+                             t->best_params);
+  return sr_comm_agree(t->comm, st);
+}
+
+/* One optimizer step on the global batch `step_in_epoch` of `epoch`. */
+static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, double *loss_out,
+                            int64_t *targets_out, double *norm_out) {
+  const sr_config *cfg = &t->cfg;
+  const sr_kernels *k = &t->k;
+  sr_model *m = &t->m;
+  const int P = cfg->data.max_len, C = m->dims.d_model, V = m->dims.n_items + 1;
+  const int K = negatives_per_position(cfg);
+  const int64_t n = sr_dataset_batch(&t->ds, cfg->train.seed, epoch, step_in_epoch,
+                                     t->global_batch, t->windows);
+  int64_t n_targets = n ? sr_dataset_fill(&t->ds, t->windows, n, t->inputs, t->targets) : 0;
+  /* Cut the batch to its longest window: positions count from the end, so this changes no
+   * number, only the work on padding. */
+  int T = 1;
+  for (int64_t i = 0; i < n; i++)
+    for (int p = 0; p < P; p++)
+      if (t->inputs[i * P + p] != 0) {
+        if (P - p > T) T = P - p;
+        break;
+      }
+  if (T < P)
+    for (int64_t i = 0; i < n; i++) {
+      memmove(t->inputs + i * T, t->inputs + i * P + (P - T), (size_t)T * sizeof(int32_t));
+      memmove(t->targets + i * T, t->targets + i * P + (P - T), (size_t)T * sizeof(int32_t));
+    }
+  int64_t global_targets = n_targets;
+  TRY(sr_comm_allreduce_sum_i64(t->comm, &global_targets, 1));
+
+  TRY(sr_model_zero_grads(m, k));
+  double loss = 0.0;
+  const sr_model_train_step ts = {.seed = cfg->train.seed, .step = (uint64_t)t->state.step,
+                                  .rank = t->comm->rank};
+  if (n > 0) {
+    const int N = (int)n * T;
+    TRY(sr_model_forward(m, k, t->inputs, (int)n, T, &ts));
+    TRY(k->upload(k, t->targets_dev, t->targets, (size_t)N * sizeof(int32_t)));
+    TRY(k->zero(k, m->act.d_hidden, (size_t)N * C * sizeof(float)));
+    const double denom = (double)global_targets;
+    if (cfg->train.loss == SR_LOSS_CE) {
+      TRY(k->loss_ce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, t->targets_dev,
+                     m->p.wte, N, C, V, denom, m->loss_block_rows, m->act.scratch,
+                     m->act.scratch_bytes));
+    } else {
+      negatives_draw(t, N, K);
+      TRY(k->upload(k, t->negatives_dev, t->negatives, (size_t)N * K * sizeof(int32_t)));
+      if (cfg->train.loss == SR_LOSS_BCE)
+        TRY(k->loss_bce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden,
+                        t->targets_dev, t->negatives_dev, m->p.wte, N, C, V, denom));
+      else
+        TRY(k->loss_sampled_ce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden,
+                               t->targets_dev, t->negatives_dev, t->logq_dev, m->p.wte, N, C, V,
+                               K, denom, m->loss_block_rows, m->act.scratch,
+                               m->act.scratch_bytes));
+    }
+    TRY(sr_model_backward(m, k, (int)n, T, &ts));
+  }
+  /* Sum over ranks: each rank's gradient is already divided by the global target count. */
+  TRY(k->synchronize(k));
+  TRY(sr_comm_allreduce_sum_f32(t->comm, m->grads, (size_t)m->n_params));
+  TRY(sr_comm_allreduce_sum_f64(t->comm, &loss, 1));
+  double norm = 0.0;
+  TRY(k->global_norm(k, &norm, m->grads, m->n_params));
+  t->state.step++;
+  *loss_out = loss;
+  *targets_out = global_targets;
+  *norm_out = norm;
+  if (!isfinite(norm) || !isfinite(loss)) {
+    t->state.skipped_steps++;
+    sr_warn("step %lld: non-finite loss or gradient; step skipped (%lld so far)",
+            (long long)t->state.step, (long long)t->state.skipped_steps);
+    return SR_OK;
+  }
+  sr_adamw opt = {.lr = (float)kernel_lr_at(&t->schedule, t->state.step), .beta1 = 0.9f,
+                  .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = cfg->train.weight_decay,
+                  .step = t->state.step,
+                  .grad_scale = (float)kernel_clip_scale(norm, cfg->train.grad_clip)};
+  TRY(k->adamw_update(k, m->params, m->adam_m, m->adam_v, m->grads, m->n_decay, &opt));
+  opt.weight_decay = 0.0f;
+  return k->adamw_update(k, m->params + m->n_decay, m->adam_m + m->n_decay,
+                         m->adam_v + m->n_decay, m->grads + m->n_decay,
+                         m->n_params - m->n_decay, &opt);
+}
+
+static sr_status trainer_run(trainer *t) {
+  const sr_config *cfg = &t->cfg;
+  sr_metrics pop_valid, pop_test, valid, test;
+  TRY(sr_evaluate_popularity(&t->ds, t->m.dims.n_items, SR_HOLDOUT_VALID, cfg->train.seed,
+                             t->comm, &pop_valid));
+  metrics_print(t, "pop-valid", &pop_valid, t->state.epoch);
+
+  const int64_t total_steps = (int64_t)cfg->train.epochs * t->steps_per_epoch;
+  sr_info("%8s %6s %10s %10s %9s %11s %9s", "step", "epoch", "loss", "lr", "grad", "targets/s",
+          "ETA");
+  double window_start = sr_time_now(), last_log = window_start;
+  int64_t window_targets = 0, window_steps = 0;
+  int stop = 0;
+  while (!t->state.finished && !stop && t->state.epoch < cfg->train.epochs) {
+    const int64_t epoch = t->state.epoch;
+    for (int64_t s = t->state.step - epoch * t->steps_per_epoch; s < t->steps_per_epoch; s++) {
+      double loss, norm;
+      int64_t n_targets;
+      TRY(train_step(t, epoch, s, &loss, &n_targets, &norm));
+      metrics_log(t, "{\"kind\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,"
+                  "\"lr\":%.6g,\"grad_norm\":%.6g,\"targets\":%lld}",
+                  (long long)t->state.step, (long long)epoch, loss,
+                  kernel_lr_at(&t->schedule, t->state.step), norm, (long long)n_targets);
+      window_targets += n_targets;
+      window_steps++;
+      const double now = sr_time_now();
+      if (now - last_log >= 10.0 || s == t->steps_per_epoch - 1) {
+        const double rate = (double)window_targets / (now - window_start);
+        const double step_time = (now - window_start) / (double)window_steps;
+        char eta[32];
+        sr_format_duration(step_time * (double)(total_steps - t->state.step), eta, sizeof eta);
+        sr_info("%8lld %6lld %10.4f %10.3g %9.3f %11.0f %9s", (long long)t->state.step,
+                (long long)epoch + 1, loss, kernel_lr_at(&t->schedule, t->state.step), norm, rate,
+                eta);
+        last_log = now;
+      }
+      if (cfg->train.max_steps > 0 && t->state.step >= cfg->train.max_steps &&
+          s + 1 < t->steps_per_epoch) {
+        stop = 1;
+        break;
+      }
+    }
+    if (stop) break;
+    t->state.epoch++;
+    if (cfg->train.eval_every > 0 && t->state.epoch % cfg->train.eval_every == 0) {
+      TRY(sr_evaluate_model(&t->m, &t->k, &t->ds, SR_HOLDOUT_VALID, cfg->train.seed, t->comm,
+                            &valid));
+      metrics_print(t, "valid", &valid, t->state.epoch);
+      if (valid.ndcg10 > t->state.best_metric) {
+        t->state.best_metric = valid.ndcg10;
+        t->state.best_epoch = t->state.epoch;
+        t->state.evals_since_best = 0;
+        TRY(t->k.download(&t->k, t->best_params, t->m.params,
+                          (size_t)t->m.n_params * sizeof(float)));
+      } else if (cfg->train.patience > 0 &&
+                 ++t->state.evals_since_best >= cfg->train.patience) {
+        sr_info("early stop: validation NDCG@10 has not improved for %lld evaluations (best "
+                "%.4f at epoch %lld)", (long long)t->state.evals_since_best,
+                t->state.best_metric, (long long)t->state.best_epoch);
+        break;
+      }
+    }
+    if (cfg->train.max_steps > 0 && t->state.step >= cfg->train.max_steps) stop = 1;
+    if (cfg->train.checkpoint_every > 0 && t->state.epoch % cfg->train.checkpoint_every == 0 &&
+        !stop)
+      TRY(checkpoint_save(t));
+  }
+  if (stop) {
+    TRY(checkpoint_save(t));
+    sr_info("stopped at step %lld (train.max_steps); run again to resume",
+            (long long)t->state.step);
+    return SR_OK;
+  }
+  if (!t->state.finished) {
+    /* The best validated weights become the run's result; without any validation, the last. */
+    if (t->state.best_metric >= 0)
+      TRY(t->k.upload(&t->k, t->m.params, t->best_params, (size_t)t->m.n_params * sizeof(float)));
+    t->state.finished = 1;
+    TRY(checkpoint_save(t));
+  }
+  TRY(sr_evaluate_popularity(&t->ds, t->m.dims.n_items, SR_HOLDOUT_TEST, cfg->train.seed,
+                             t->comm, &pop_test));
+  TRY(sr_evaluate_model(&t->m, &t->k, &t->ds, SR_HOLDOUT_TEST, cfg->train.seed, t->comm, &test));
+  metrics_print(t, "pop-test", &pop_test, t->state.epoch);
+  metrics_print(t, "test", &test, t->state.epoch);
+  return SR_OK;
+}
+
+static void trainer_free(trainer *t) {
+  if (t->k.free) {
+    if (t->targets_dev) t->k.free(&t->k, t->targets_dev);
+    if (t->negatives_dev) t->k.free(&t->k, t->negatives_dev);
+    if (t->logq_dev) t->k.free(&t->k, t->logq_dev);
+    sr_model_destroy(&t->m, &t->k);
+  }
+  kernels_close(&t->k);
+  sr_dataset_free(&t->ds);
+  sr_events_shard_free(&t->shard);
+  sr_free(t->windows);
+  sr_free(t->inputs);
+  sr_free(t->targets);
+  sr_free(t->negatives);
+  sr_free(t->neg_cdf);
+  sr_free(t->best_params);
+  sr_free(t->config_yaml);
+  if (t->metrics) fclose(t->metrics);
+}
+
+sr_status trainer_train_main(const sr_comm *comm, int argc, char **argv) {
+  static trainer t; /* large (paths in the config): not on the stack */
+  memset(&t, 0, sizeof t);
+  t.comm = comm;
+  const double start = sr_time_now();
+  sr_status st = trainer_setup(&t, argc, argv);
+  st = sr_comm_agree(comm, st);
+  if (st == SR_OK && comm->rank == 0) {
+    st = make_parent_dirs(t.cfg.train.checkpoint);
+    if (st == SR_OK) {
+      char path[SR_PATH_MAX];
+      metrics_path(t.cfg.train.checkpoint, path, sizeof path);
+      t.metrics = fopen(path, "a");
+      if (!t.metrics) st = sr_error(SR_EIO, "%s: cannot open for appending: %s", path, strerror(errno));
+    }
+  }
+  st = sr_comm_agree(comm, st);
+  if (st == SR_OK) st = sr_comm_agree(comm, trainer_start_state(&t));
+  if (st == SR_OK) st = trainer_run(&t);
+  char took[32];
+  sr_format_duration(sr_time_now() - start, took, sizeof took);
+  if (st == SR_OK)
+    sr_info("train: ok (%s, %lld steps, %lld skipped)", took, (long long)t.state.step,
+            (long long)t.state.skipped_steps);
+  trainer_free(&t);
+  return st;
+}
