@@ -21,7 +21,9 @@ static const command commands[] = {
     {"import", events_import_main,
      "import --format csv|tsv|movielens|sasrec|taobao [--user COL --item COL --time COL --type COL]\n"
      "         [--min-user-events N] [--min-item-events N] [--dedupe] [--skip-bad] IN... -o events.h5"},
-    {"gen", events_gen_main, "gen --users N --items M --events E [--seed S] -o events.h5"},
+    {"gen", events_gen_main,
+     "gen --users N --items M --events E [--seed S] [--signal P] [--types] [--content-dim D]\n"
+     "         [--quiet] -o events.h5"},
     {"info", events_info_main, "info FILE.h5"},
     {"train", trainer_train_main, "train -c config.yaml [--set key=value]..."},
     {"score", NULL, "score -c config.yaml [--set key=value]..."},
@@ -58,6 +60,16 @@ int main(int argc, char **argv) {
     print_usage(stderr);
     return 1;
   }
+
+  /* Config-driven commands share one option parser (core/config.h); their help is the usage
+   * row and where the keys are documented. Others parse their own options, -h included. */
+  if (strstr(cmd->usage, "-c config.yaml"))
+    for (int i = 2; i < argc; i++)
+      if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        printf("usage: seqrec %s\n\nEvery key, its default and meaning: configs/default.yaml.\n",
+               cmd->usage);
+        return 0;
+      }
 
   sr_comm comm = {0};
   sr_status st = sr_comm_init(&comm, &argc, &argv);
