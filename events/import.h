@@ -50,8 +50,8 @@ typedef struct {
   /* csv/tsv only: a 1-based column number, or a header name with `header`; NULL when absent
    * (user and item are required; no time: line order; no type: no /events/type). */
   const char *user_col, *item_col, *time_col, *type_col;
-  int header;   /* the first line of every input file names the columns */
-  int skip_bad; /* count and skip bad rows instead of failing on the first one */
+  int header;            /* the first line of every input file names the columns */
+  int skip_bad;          /* count and skip bad rows instead of failing on the first one */
   size_t block_bytes;    /* read size; 0: 8 MiB (tests use tiny blocks to cross boundaries) */
   size_t max_line_bytes; /* 0: SR_IMPORT_MAX_LINE */
 } sr_import_opts;
@@ -74,12 +74,12 @@ typedef struct {
 /* Distinct raw ids of one column, each given a key 0..n-1 in order of first appearance.
  * Open addressing with linear probing over a power-of-two slot table. */
 typedef struct {
-  char *pool;          /* ids back to back, each NUL-terminated */
+  char *pool; /* ids back to back, each NUL-terminated */
   size_t pool_used, pool_cap;
-  int64_t *start;      /* [n] offset of id k in pool */
-  int64_t *number;     /* [n] value of id k when it is an integer */
-  uint8_t *is_number;  /* [n] */
-  uint32_t *hash;      /* [n] for rebuilding the slot table */
+  int64_t *start;     /* [n] offset of id k in pool */
+  int64_t *number;    /* [n] value of id k when it is an integer */
+  uint8_t *is_number; /* [n] */
+  uint32_t *hash;     /* [n] for rebuilding the slot table */
   int32_t n, cap;
   sr_import_slot *slots; /* [n_slots] */
   size_t n_slots;
@@ -103,21 +103,22 @@ sr_status sr_import_ids_sort(const sr_import_ids *ids, const int64_t *count, int
 /* Events as read, in input order, with interned user and item keys. */
 typedef struct {
   int64_t n, cap;
-  int32_t *user;  /* [n] key in users */
-  int32_t *item;  /* [n] key in items */
-  int64_t *time;  /* [n] */
-  uint8_t *type;  /* [n]; NULL when the input has no event types */
+  int32_t *user; /* [n] key in users */
+  int32_t *item; /* [n] key in items */
+  int64_t *time; /* [n] */
+  uint8_t *type; /* [n]; NULL when the input has no event types */
   sr_import_ids users, items;
   int n_types;
   char types[SR_EVENTS_MAX_TYPES][SR_IMPORT_MAX_TYPE_NAME + 1];
-  int64_t n_rows;  /* data rows seen in all files, bad ones included (headers, blanks not) */
+  int64_t n_rows; /* data rows seen in all files, bad ones included (headers, blanks not) */
   int64_t n_bad[SR_IMPORT_BAD_KINDS];
 } sr_import_log;
 
 sr_status sr_import_log_init(sr_import_log *log, const sr_import_opts *opts);
 void sr_import_log_free(sr_import_log *log);
-/* Appends the rows of one file ("-": standard input). Line order (the time without a time column) keeps counting
- * from the files read before. progress may be NULL. Messages name the file and 1-based line. */
+/* Appends the rows of one file ("-": standard input). Line order (the time without a time column)
+ * keeps counting from the files read before. progress may be NULL. Messages name the file and
+ * 1-based line. */
 sr_status sr_import_read_file(sr_import_log *log, const sr_import_opts *opts, const char *path,
                               sr_progress *progress);
 /* The same on text in memory, `name` standing for the file in messages (tests). */
@@ -135,13 +136,13 @@ typedef struct {
 /* The log as events.h5 wants it: dense ids, events sorted by (user, time, input order). */
 typedef struct {
   int64_t n_users, n_items, n_events;
-  int64_t *lengths;       /* [n_users] events per user */
-  const char **user_raw;  /* [n_users] pointers into the log's pool */
-  const char **item_raw;  /* [n_items + 1]; [0] is "" (padding) */
-  int32_t *item;          /* [n_events] dense 1..n_items */
-  int64_t *time;          /* [n_events] */
-  uint8_t *type;          /* [n_events]; NULL when the log has no types */
-  int user_id_width;      /* longest user raw id, at least 1 */
+  int64_t *lengths;      /* [n_users] events per user */
+  const char **user_raw; /* [n_users] pointers into the log's pool */
+  const char **item_raw; /* [n_items + 1]; [0] is "" (padding) */
+  int32_t *item;         /* [n_events] dense 1..n_items */
+  int64_t *time;         /* [n_events] */
+  uint8_t *type;         /* [n_events]; NULL when the log has no types */
+  int user_id_width;     /* longest user raw id, at least 1 */
   int64_t type_count[SR_EVENTS_MAX_TYPES];
   /* what filtering dropped */
   int64_t n_duplicates;

@@ -48,12 +48,12 @@ int sr_import_utf8_valid(const char *str, size_t len) {
       n = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
       n = 2;
-      if (c == 0xE0) lo = 0xA0;      /* overlong */
-      if (c == 0xED) hi = 0x9F;      /* surrogates */
+      if (c == 0xE0) lo = 0xA0; /* overlong */
+      if (c == 0xED) hi = 0x9F; /* surrogates */
     } else if (c >= 0xF0 && c <= 0xF4) {
       n = 3;
-      if (c == 0xF0) lo = 0x90;      /* overlong */
-      if (c == 0xF4) hi = 0x8F;      /* beyond U+10FFFF */
+      if (c == 0xF0) lo = 0x90; /* overlong */
+      if (c == 0xF4) hi = 0x8F; /* beyond U+10FFFF */
     } else {
       return 0;
     }
@@ -130,8 +130,7 @@ static sr_status ids_grow_slots(sr_import_ids *ids) {
   return SR_OK;
 }
 
-static sr_status ids_add(sr_import_ids *ids, const char *s, size_t len, uint32_t h,
-                         int32_t *key) {
+static sr_status ids_add(sr_import_ids *ids, const char *s, size_t len, uint32_t h, int32_t *key) {
   if (ids->n == INT32_MAX)
     return sr_error(SR_EINVAL, "more than %d distinct ids in one column", INT32_MAX);
   if (ids->n == ids->cap) {

@@ -32,13 +32,14 @@ static const char import_usage[] =
     "  --dedupe      drop repeated (user, item, time, type) events, keeping the first\n"
     "  --skip-bad    skip malformed rows (counted by reason) instead of stopping at the first\n"
     "  -o PATH       the events.h5 to write (written to PATH.tmp, renamed when complete)\n"
-    "Several inputs are read in order as one log.";
+    "Several inputs are read in order as one log. csv fields may be \"quoted\" (\"\" for a quote,\n"
+    "no line breaks inside); tsv has no quoting; spaces around fields are dropped.";
 
 typedef struct {
   sr_import_opts opts;
   sr_import_filter filter;
   const char *output;
-  const char **inputs;  /* [n_inputs] */
+  const char **inputs; /* [n_inputs] */
   int n_inputs;
   int help;
 } import_args;
@@ -93,12 +94,13 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
     memcpy(name, arg, name_len);
     name[name_len] = '\0';
     static const char *const with_value[] = {
-        "--format", "--user", "--item", "--time", "--type", "--min-user-events",
-        "--min-item-events", "-o", "--output"};
+        "--format",          "--user", "--item",  "--time", "--type", "--min-user-events",
+        "--min-item-events", "-o",     "--output"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       known |= strcmp(name, with_value[k]) == 0;
-    if (!known) return sr_error(SR_EINVAL, "%s: unknown option of seqrec import (see --help)", name);
+    if (!known)
+      return sr_error(SR_EINVAL, "%s: unknown option of seqrec import (see --help)", name);
     if (eq) {
       value = eq + 1;
     } else {
@@ -131,18 +133,18 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
     return sr_error(SR_EINVAL, "missing --format (csv, tsv, movielens, sasrec or taobao)");
   a->opts.format = (sr_import_format)format;
   if (!a->output) return sr_error(SR_EINVAL, "missing -o: the events.h5 file to write");
-  if (a->n_inputs == 0) return sr_error(SR_EINVAL, "no input files (seqrec import ... IN... -o %s)",
-                                        a->output);
+  if (a->n_inputs == 0)
+    return sr_error(SR_EINVAL, "no input files (seqrec import ... IN... -o %s)", a->output);
   int columns = a->opts.format == SR_IMPORT_CSV || a->opts.format == SR_IMPORT_TSV;
   const char *col_opts[] = {"--user", "--item", "--time", "--type"};
-  const char *col_vals[] = {a->opts.user_col, a->opts.item_col, a->opts.time_col,
-                            a->opts.type_col};
+  const char *col_vals[] = {a->opts.user_col, a->opts.item_col, a->opts.time_col, a->opts.type_col};
   for (int k = 0; k < 4; k++) {
     if (col_vals[k] && !columns)
-      return sr_error(SR_EINVAL, "%s: only for --format csv or tsv (the %s preset has fixed "
-                      "columns)", col_opts[k], sr_import_format_name(a->opts.format));
-    if (col_vals[k] && !col_vals[k][0])
-      return sr_error(SR_EINVAL, "%s: empty column", col_opts[k]);
+      return sr_error(SR_EINVAL,
+                      "%s: only for --format csv or tsv (the %s preset has fixed "
+                      "columns)",
+                      col_opts[k], sr_import_format_name(a->opts.format));
+    if (col_vals[k] && !col_vals[k][0]) return sr_error(SR_EINVAL, "%s: empty column", col_opts[k]);
   }
   if (columns && (!a->opts.user_col || !a->opts.item_col))
     return sr_error(SR_EINVAL, "--format %s needs %s (a column number, or a name with --header)",
@@ -178,8 +180,8 @@ static void source_text(int argc, char **argv, char *out, size_t size) {
     used += (size_t)snprintf(out + used, size - used, " %s", argv[i]);
 }
 
-static void summary_print(const import_args *a, const sr_import_log *log,
-                          const sr_import_table *t, double t_read, double t_total) {
+static void summary_print(const import_args *a, const sr_import_log *log, const sr_import_table *t,
+                          double t_read, double t_total) {
   char b1[32], b2[32], b3[32];
   sr_info("read      %s rows from %d file%s in %.2fs (%.3g rows/s)", fmt_count(log->n_rows, b1),
           a->n_inputs, a->n_inputs == 1 ? "" : "s", t_read,
@@ -191,20 +193,21 @@ static void summary_print(const import_args *a, const sr_import_log *log,
     size_t used = 0;
     for (int k = 0; k < SR_IMPORT_BAD_KINDS; k++)
       if (log->n_bad[k] > 0 && used < sizeof line)
-        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %s",
-                                 used ? ", " : "", fmt_count(log->n_bad[k], b1),
-                                 sr_import_bad_name((sr_import_bad)k));
+        used +=
+            (size_t)snprintf(line + used, sizeof line - used, "%s%s %s", used ? ", " : "",
+                             fmt_count(log->n_bad[k], b1), sr_import_bad_name((sr_import_bad)k));
     sr_info("dropped   %s bad rows (--skip-bad): %s", fmt_count(n_bad, b2), line);
   }
   if (a->filter.dedupe)
     sr_info("dropped   %s duplicate events (--dedupe)", fmt_count(t->n_duplicates, b1));
   if (a->filter.min_user_events > 1 || a->filter.min_item_events > 1)
-    sr_info("dropped   %s users, %s items, %s events by the k-core filter (--min-user-events "
-            "%lld, --min-item-events %lld; %lld round%s)",
-            fmt_count(t->kcore_users, b1), fmt_count(t->kcore_items, b2),
-            fmt_count(t->kcore_events, b3), (long long)a->filter.min_user_events,
-            (long long)a->filter.min_item_events, (long long)t->kcore_rounds,
-            t->kcore_rounds == 1 ? "" : "s");
+    sr_info(
+        "dropped   %s users, %s items, %s events by the k-core filter (--min-user-events "
+        "%lld, --min-item-events %lld; %lld round%s)",
+        fmt_count(t->kcore_users, b1), fmt_count(t->kcore_items, b2),
+        fmt_count(t->kcore_events, b3), (long long)a->filter.min_user_events,
+        (long long)a->filter.min_item_events, (long long)t->kcore_rounds,
+        t->kcore_rounds == 1 ? "" : "s");
   sr_info("users     %s", fmt_count(t->n_users, b1));
   sr_info("items     %s", fmt_count(t->n_items, b1));
   sr_info("events    %s (%.1f per user)", fmt_count(t->n_events, b1),
@@ -213,8 +216,8 @@ static void summary_print(const import_args *a, const sr_import_log *log,
     char line[2048];
     size_t used = 0;
     for (int k = 0; k < log->n_types && used < sizeof line; k++)
-      used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %s (%.1f%%)",
-                               k ? ", " : "", log->types[k], fmt_count(t->type_count[k], b1),
+      used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %s (%.1f%%)", k ? ", " : "",
+                               log->types[k], fmt_count(t->type_count[k], b1),
                                100.0 * (double)t->type_count[k] / (double)t->n_events);
     sr_info("types     %s", line);
   }

@@ -89,24 +89,24 @@ typedef enum { SPLIT_CHAR, SPLIT_WHITESPACE, SPLIT_DOUBLE_COLON } import_split;
 typedef struct {
   sr_import_log *log;
   const sr_import_opts *opts;
-  const char *name;  /* the file, as messages call it */
+  const char *name; /* the file, as messages call it */
   size_t max_line;
   int with_types;
-  int64_t line;      /* 1-based number of the line last started */
-  int started;       /* the first non-blank line was seen: columns and separator are known */
-  int skipping;      /* inside an over-long line: drop bytes up to its newline */
+  int64_t line; /* 1-based number of the line last started */
+  int started;  /* the first non-blank line was seen: columns and separator are known */
+  int skipping; /* inside an over-long line: drop bytes up to its newline */
   import_split split;
-  char sep;          /* SPLIT_CHAR */
-  int quotes;        /* csv: "quoted" fields */
+  char sep;   /* SPLIT_CHAR */
+  int quotes; /* csv: "quoted" fields */
   const char *sep_name;
-  int n_fields;      /* fields every data row must have */
-  int col_user, col_item, col_time, col_type;  /* 0-based; -1 when absent */
+  int n_fields;                               /* fields every data row must have */
+  int col_user, col_item, col_time, col_type; /* 0-based; -1 when absent */
   /* The previous row's user and item: logs often repeat the user row after row. */
   int32_t last_key[2];
   size_t last_len[2];
   import_field *fields;
   int fields_cap;
-  char *scratch;     /* unescaped quoted fields of the current line */
+  char *scratch; /* unescaped quoted fields of the current line */
   size_t scratch_cap;
 } import_reader;
 
@@ -133,6 +133,14 @@ __attribute__((format(printf, 3, 4))) static sr_status reader_bad(import_reader 
     return sr_error(SR_EINVAL, "%s:%lld: header line: %s", r->name, (long long)r->line, what);
   return sr_error(SR_EINVAL, "%s:%lld: %s (--skip-bad skips such rows)", r->name,
                   (long long)r->line, what);
+}
+
+/* A line rejected before it was split (too long, NUL) still counts as a data row. */
+static sr_status reader_bad_line(import_reader *r, sr_import_bad kind, const char *what) {
+  if (!(r->opts->header && !r->started)) r->log->n_rows++;
+  if (kind == SR_IMPORT_BAD_NUL) return reader_bad(r, kind, "%s", what);
+  return reader_bad(r, kind, "line longer than %zu bytes%s: not a text log, or missing newlines?",
+                    r->max_line, what);
 }
 
 static sr_status reader_push_field(import_reader *r, int *n, const char *p, size_t len) {
@@ -256,8 +264,8 @@ static sr_status reader_split(import_reader *r, const char *line, size_t len, in
 }
 
 /* One column option against the file's first row: a 1-based number, or a header name. */
-static sr_status reader_column(import_reader *r, const char *opt, const char *spec,
-                               int n_header, int *col) {
+static sr_status reader_column(import_reader *r, const char *opt, const char *spec, int n_header,
+                               int *col) {
   *col = -1;
   if (!spec) return SR_OK;
   int64_t number;
@@ -272,7 +280,8 @@ static sr_status reader_column(import_reader *r, const char *opt, const char *sp
   if (!r->opts->header)
     return sr_error(SR_EINVAL,
                     "%s %s: not a column number (to name columns by the file's first line, "
-                    "add --header)", opt, spec);
+                    "add --header)",
+                    opt, spec);
   for (int i = 0; i < n_header; i++)
     if (r->fields[i].len == strlen(spec) && memcmp(r->fields[i].p, spec, r->fields[i].len) == 0) {
       *col = i;
@@ -362,8 +371,8 @@ static sr_status reader_start(import_reader *r, const char *line, size_t len, in
   return SR_OK;
 }
 
-static sr_status reader_id(import_reader *r, int column, const import_field *f,
-                           sr_import_ids *ids, int32_t *key, int *ok) {
+static sr_status reader_id(import_reader *r, int column, const import_field *f, sr_import_ids *ids,
+                           int32_t *key, int *ok) {
   const char *what = column == 0 ? "user" : "item";
   if (f->len > 0 && f->len == r->last_len[column] &&
       memcmp(sr_import_ids_get(ids, r->last_key[column]), f->p, f->len) == 0) {
@@ -402,13 +411,12 @@ static sr_status reader_type(import_reader *r, const import_field *f, uint8_t *t
                       f->p);
   if (f->len == 0) return reader_bad(r, SR_IMPORT_BAD_TYPE, "empty event type");
   if (f->len > SR_IMPORT_MAX_TYPE_NAME || !sr_import_utf8_valid(f->p, f->len))
-    return reader_bad(r, SR_IMPORT_BAD_TYPE,
-                      "event type '%.*s' is not UTF-8 of at most %d bytes", shown, f->p,
-                      SR_IMPORT_MAX_TYPE_NAME);
+    return reader_bad(r, SR_IMPORT_BAD_TYPE, "event type '%.*s' is not UTF-8 of at most %d bytes",
+                      shown, f->p, SR_IMPORT_MAX_TYPE_NAME);
   if (log->n_types == SR_EVENTS_MAX_TYPES)
     return reader_bad(r, SR_IMPORT_BAD_TYPE,
-                      "event type '%.*s' is one too many: at most %d distinct types", shown,
-                      f->p, SR_EVENTS_MAX_TYPES);
+                      "event type '%.*s' is one too many: at most %d distinct types", shown, f->p,
+                      SR_EVENTS_MAX_TYPES);
   memcpy(log->types[log->n_types], f->p, f->len);
   log->types[log->n_types][f->len] = '\0';
   *type = (uint8_t)log->n_types++;
@@ -421,11 +429,12 @@ static sr_status reader_line(import_reader *r, const char *line, size_t len) {
   sr_import_log *log = r->log;
   r->line++;
   if (len > 0 && line[len - 1] == '\r') len--;
-  if (len > r->max_line)
-    return reader_bad(r, SR_IMPORT_BAD_LONG_LINE,
-                      "line longer than %zu bytes (%zu): not a text log, or missing newlines?",
-                      r->max_line, len);
-  if (memchr(line, '\0', len)) return reader_bad(r, SR_IMPORT_BAD_NUL, "NUL byte in the line");
+  if (len > r->max_line) {
+    char size[32];
+    snprintf(size, sizeof size, " (%zu)", len);
+    return reader_bad_line(r, SR_IMPORT_BAD_LONG_LINE, size);
+  }
+  if (memchr(line, '\0', len)) return reader_bad_line(r, SR_IMPORT_BAD_NUL, "NUL byte in the line");
   size_t b = 0;
   while (b < len && is_blank(line[b])) b++;
   if (b == len) return SR_OK;
@@ -438,8 +447,7 @@ static sr_status reader_line(import_reader *r, const char *line, size_t len) {
   int n, quote_ok;
   TRY(reader_split(r, line, len, &n, &quote_ok));
   if (!quote_ok)
-    return reader_bad(r, SR_IMPORT_BAD_QUOTE,
-                      "unterminated quote or text after a closing quote");
+    return reader_bad(r, SR_IMPORT_BAD_QUOTE, "unterminated quote or text after a closing quote");
   if (n != r->n_fields)
     return reader_bad(r, SR_IMPORT_BAD_FIELDS, "expected %d %s fields, found %d", r->n_fields,
                       r->sep_name, n);
@@ -448,8 +456,9 @@ static sr_status reader_line(import_reader *r, const char *line, size_t len) {
     const import_field *f = &r->fields[r->col_time];
     int got = sr_import_parse_int64(f->p, f->len, &time);
     if (got != 1)
-      return reader_bad(r, SR_IMPORT_BAD_TIME, "time '%.*s' is %s", (int)(f->len > 40 ? 40 : f->len),
-                        f->p, got == 0 ? "not an integer" : "out of range (64-bit seconds)");
+      return reader_bad(r, SR_IMPORT_BAD_TIME, "time '%.*s' is %s",
+                        (int)(f->len > 40 ? 40 : f->len), f->p,
+                        got == 0 ? "not an integer" : "out of range (64-bit seconds)");
   }
   int ok;
   int32_t user, item;
@@ -492,9 +501,7 @@ static sr_status reader_feed(import_reader *r, const char *buf, size_t len, int 
   } else if (len - pos > r->max_line + 1) {
     /* +1: room for a '\r' before the newline. */
     r->line++;
-    TRY(reader_bad(r, SR_IMPORT_BAD_LONG_LINE,
-                   "line longer than %zu bytes: not a text log, or missing newlines?",
-                   r->max_line));
+    TRY(reader_bad_line(r, SR_IMPORT_BAD_LONG_LINE, ""));
     r->skipping = 1;
     pos = len;
   } else if (eof && pos < len) {
@@ -530,8 +537,7 @@ static void reader_init(import_reader *r, sr_import_log *log, const sr_import_op
       r->split = SPLIT_WHITESPACE;
       r->sep_name = "whitespace-separated";
       break;
-    case SR_IMPORT_MOVIELENS:
-      break; /* told by the first line */
+    case SR_IMPORT_MOVIELENS: break; /* told by the first line */
   }
 }
 

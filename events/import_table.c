@@ -45,8 +45,8 @@ static int dedupe_cmp(const void *pa, const void *pb) {
 
 /* Marks repeats of (item, type) within idx[0..n), events of one user at one time, keeping the
  * first in input order (idx is in input order). keys has room for n. Returns how many. */
-static int64_t dedupe_group(const sr_import_log *log, const int64_t *idx, int64_t n,
-                            uint8_t *alive, dedupe_key *keys) {
+static int64_t dedupe_group(const sr_import_log *log, const int64_t *idx, int64_t n, uint8_t *alive,
+                            dedupe_key *keys) {
   int64_t dropped = 0;
   if (n <= 16) {
     for (int64_t i = 1; i < n; i++)
@@ -88,12 +88,12 @@ sr_status sr_import_table_build(const sr_import_log *log, const sr_import_filter
   memset(t, 0, sizeof *t);
   const int64_t n = log->n;
   const int32_t n_ukeys = log->users.n, n_ikeys = log->items.n;
-  int64_t *start = NULL;    /* [n_ukeys + 1] slice of each user key in order */
-  int64_t *order = NULL;    /* [n] event indices grouped by user key, by time within */
-  int64_t *tmp = NULL;      /* [longest slice] */
-  uint8_t *alive = NULL;    /* [n] */
-  int64_t *ucount = NULL;   /* [n_ukeys] alive events per user key */
-  int64_t *icount = NULL;   /* [n_ikeys] */
+  int64_t *start = NULL;                /* [n_ukeys + 1] slice of each user key in order */
+  int64_t *order = NULL;                /* [n] event indices grouped by user key, by time within */
+  int64_t *tmp = NULL;                  /* [longest slice] */
+  uint8_t *alive = NULL;                /* [n] */
+  int64_t *ucount = NULL;               /* [n_ukeys] alive events per user key */
+  int64_t *icount = NULL;               /* [n_ikeys] */
   int32_t *users = NULL, *items = NULL; /* keys in dense-id order */
   int32_t *item_dense = NULL;           /* [n_ikeys] */
   uint8_t *udrop = NULL, *idrop = NULL; /* [n_ukeys], [n_ikeys] dropped this k-core round */
@@ -182,8 +182,7 @@ sr_status sr_import_table_build(const sr_import_log *log, const sr_import_filter
   t->kcore_users = users_before - n_users;
   t->kcore_items = items_before - n_items;
   t->kcore_events = alive_before - n_alive;
-  if (n_items >= INT32_MAX)
-    FAIL_GOTO(SR_EINVAL, "%d distinct items: item ids are int32", n_items);
+  if (n_items >= INT32_MAX) FAIL_GOTO(SR_EINVAL, "%d distinct items: item ids are int32", n_items);
 
   t->n_users = n_users;
   t->n_items = n_items;
@@ -220,8 +219,9 @@ sr_status sr_import_table_build(const sr_import_log *log, const sr_import_filter
       o++;
     }
   }
-  if (o != n_alive) FAIL_GOTO(SR_EINTERNAL, "import: %lld events out of %lld kept", (long long)o,
-                              (long long)n_alive);
+  if (o != n_alive)
+    FAIL_GOTO(SR_EINTERNAL, "import: %lld events out of %lld kept", (long long)o,
+              (long long)n_alive);
 
 cleanup:
   sr_free(start);

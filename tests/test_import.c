@@ -108,15 +108,15 @@ static void test_utf8(void **state) {
   (void)state;
   assert_true(sr_import_utf8_valid("abc", 3));
   assert_true(sr_import_utf8_valid("caf\xc3\xa9", 5));
-  assert_true(sr_import_utf8_valid("\xe2\x82\xac", 3));          /* euro sign */
-  assert_true(sr_import_utf8_valid("\xf0\x9f\x98\x80", 4));      /* emoji */
-  assert_false(sr_import_utf8_valid("caf\xe9", 4));              /* ISO-8859-1 */
-  assert_false(sr_import_utf8_valid("\xc0\x80", 2));             /* overlong NUL */
-  assert_false(sr_import_utf8_valid("\xe0\x80\xaf", 3));         /* overlong */
-  assert_false(sr_import_utf8_valid("\xed\xa0\x80", 3));         /* surrogate */
-  assert_false(sr_import_utf8_valid("\xe2\x82", 2));             /* truncated */
-  assert_false(sr_import_utf8_valid("\xf4\x90\x80\x80", 4));     /* > U+10FFFF */
-  assert_false(sr_import_utf8_valid("\x80", 1));                 /* lone continuation */
+  assert_true(sr_import_utf8_valid("\xe2\x82\xac", 3));      /* euro sign */
+  assert_true(sr_import_utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
+  assert_false(sr_import_utf8_valid("caf\xe9", 4));          /* ISO-8859-1 */
+  assert_false(sr_import_utf8_valid("\xc0\x80", 2));         /* overlong NUL */
+  assert_false(sr_import_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+  assert_false(sr_import_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+  assert_false(sr_import_utf8_valid("\xe2\x82", 2));         /* truncated */
+  assert_false(sr_import_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+  assert_false(sr_import_utf8_valid("\x80", 1));             /* lone continuation */
 }
 
 static void test_ids_intern(void **state) {
@@ -134,12 +134,26 @@ static void test_ids_intern(void **state) {
       assert_string_equal(sr_import_ids_get(&ids, key), buf);
     }
   assert_int_equal(ids.n, 20000);
+  /* Ids sharing their first 8 bytes (the part kept in the hash slot) stay apart. */
+  const char *same_head[] = {"abcdefgh",         "abcdefgh1",        "abcdefgh2",
+                             "abcdefgh12345678", "abcdefgh12345679", "abcdefg",
+                             "abcdefgh123456789"};
+  int32_t keys[7];
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 7; i++) {
+      int32_t key;
+      assert_int_equal(sr_import_ids_intern(&ids, same_head[i], strlen(same_head[i]), &key), SR_OK);
+      if (round == 0) keys[i] = key;
+      assert_int_equal(key, keys[i]);
+      assert_int_equal(key, 20000 + i);
+      assert_string_equal(sr_import_ids_get(&ids, key), same_head[i]);
+    }
   /* A prefix is another id. */
   int32_t a, b;
   assert_int_equal(sr_import_ids_intern(&ids, "id-1", 4, &a), SR_OK);
   assert_int_equal(sr_import_ids_intern(&ids, "id-", 3, &b), SR_OK);
   assert_int_not_equal(a, b);
-  assert_int_equal(b, 20000);
+  assert_int_equal(b, 20007);
   sr_import_ids_free(&ids);
 }
 
@@ -276,8 +290,7 @@ static void test_movielens_separators(void **state) {
   sr_import_log log;
   sr_import_log_init(&log, &o);
   assert_int_equal(read_text(&log, &o, "1::1193::5::978300760\n1::661::3::978302109\n"), SR_OK);
-  assert_int_equal(read_text(&log, &o, "196\t242\t3\t881250949\n186\t302\t3\t891717742\n"),
-                   SR_OK);
+  assert_int_equal(read_text(&log, &o, "196\t242\t3\t881250949\n186\t302\t3\t891717742\n"), SR_OK);
   assert_int_equal(log.n, 4);
   assert_string_equal(item_of(&log, 0), "1193");
   assert_true(log.time[1] == 978302109);
@@ -336,16 +349,14 @@ static void test_taobao_types(void **state) {
 static void test_bad_rows(void **state) {
   (void)state;
   sr_import_opts tab = opts_of(SR_IMPORT_MOVIELENS);
-  expect_bad_row(tab, "1\t2\t3\t4\n1\t2\t3\t5\n1\t2\t3\n", "in.txt:3: expected 4 tab-separated fields, found 3",
-                 SR_IMPORT_BAD_FIELDS);
-  expect_bad_row(tab, "1\t2\t3\t4\n\t2\t3\t5\n", "in.txt:2: empty user id",
-                 SR_IMPORT_BAD_EMPTY_ID);
+  expect_bad_row(tab, "1\t2\t3\t4\n1\t2\t3\t5\n1\t2\t3\n",
+                 "in.txt:3: expected 4 tab-separated fields, found 3", SR_IMPORT_BAD_FIELDS);
+  expect_bad_row(tab, "1\t2\t3\t4\n\t2\t3\t5\n", "in.txt:2: empty user id", SR_IMPORT_BAD_EMPTY_ID);
   expect_bad_row(tab, "1\t2\t3\t4\n1\t2\t3\t5x\n", "in.txt:2: time '5x' is not an integer",
                  SR_IMPORT_BAD_TIME);
-  expect_bad_row(tab, "1\t2\t3\t4\n1\t2\t3\t99999999999999999999\n", "in.txt:2: time '99999999999999999999' is out of range",
-                 SR_IMPORT_BAD_TIME);
-  expect_bad_row(tab, "1\t2\t3\t4\n1\tcaf\xe9\t3\t5\n", "in.txt:2: item id 'caf",
-                 SR_IMPORT_BAD_ID);
+  expect_bad_row(tab, "1\t2\t3\t4\n1\t2\t3\t99999999999999999999\n",
+                 "in.txt:2: time '99999999999999999999' is out of range", SR_IMPORT_BAD_TIME);
+  expect_bad_row(tab, "1\t2\t3\t4\n1\tcaf\xe9\t3\t5\n", "in.txt:2: item id 'caf", SR_IMPORT_BAD_ID);
   /* A NUL in the text: strlen would cut it, so this one by hand. */
   {
     const char text[] = "1\t2\t3\t4\n1\t2\0x\t3\t5\n3\t4\t5\t6\n";
@@ -360,16 +371,18 @@ static void test_bad_rows(void **state) {
     sr_import_log_init(&log, &skip);
     assert_int_equal(sr_import_read_text(&log, &skip, "u.data", text, sizeof text - 1), SR_OK);
     assert_int_equal(log.n, 2);
+    assert_int_equal(log.n_rows, 3);
     assert_int_equal(log.n_bad[SR_IMPORT_BAD_NUL], 1);
     sr_import_log_free(&log);
   }
   sr_import_opts tb = opts_of(SR_IMPORT_TAOBAO);
-  expect_bad_row(tb, "1,2,3,pv,10\n1,2,3,click,11\n", "in.txt:2: unknown event type 'click' (taobao types are pv, cart, fav, buy)",
+  expect_bad_row(tb, "1,2,3,pv,10\n1,2,3,click,11\n",
+                 "in.txt:2: unknown event type 'click' (taobao types are pv, cart, fav, buy)",
                  SR_IMPORT_BAD_TYPE);
   expect_bad_row(tb, "1,2,3,pv,10\n1,\"2,3,pv,11\n", "in.txt:2: unterminated quote",
                  SR_IMPORT_BAD_QUOTE);
-  expect_bad_row(tb, "1,2,3,pv,10\n1,\"2\"x,3,pv,11\n", "in.txt:2: unterminated quote or text after a closing quote",
-                 SR_IMPORT_BAD_QUOTE);
+  expect_bad_row(tb, "1,2,3,pv,10\n1,\"2\"x,3,pv,11\n",
+                 "in.txt:2: unterminated quote or text after a closing quote", SR_IMPORT_BAD_QUOTE);
   /* Ids longer than the limit. */
   {
     char text[SR_IMPORT_MAX_ID + 64];
@@ -395,8 +408,8 @@ static void test_bad_rows(void **state) {
   {
     sr_import_opts o = opts_of(SR_IMPORT_SASREC);
     o.max_line_bytes = 16;
-    expect_bad_row(o, "1 2\n1 22222222222222222222222\n1 3\n", "in.txt:2: line longer than 16 bytes (25)",
-                   SR_IMPORT_BAD_LONG_LINE);
+    expect_bad_row(o, "1 2\n1 22222222222222222222222\n1 3\n",
+                   "in.txt:2: line longer than 16 bytes (25)", SR_IMPORT_BAD_LONG_LINE);
   }
 }
 
@@ -434,13 +447,16 @@ static void expect_column_error(const char *user, const char *item, int header, 
 
 static void test_column_errors(void **state) {
   (void)state;
-  expect_column_error("1", "5", 0, "a,b,c\n", "--item 5: beyond the row: in.txt:1 has 3 comma-separated fields");
+  expect_column_error("1", "5", 0, "a,b,c\n",
+                      "--item 5: beyond the row: in.txt:1 has 3 comma-separated fields");
   expect_column_error("0", "2", 0, "a,b,c\n", "--user 0: column numbers start at 1");
   expect_column_error("user", "2", 0, "a,b,c\n", "--user user: not a column number");
-  expect_column_error("user", "itm", 1, "user,item\n1,2\n",
-                      "--item itm: no column of that name in the header of in.txt (line 1: user, item)");
+  expect_column_error(
+      "user", "itm", 1, "user,item\n1,2\n",
+      "--item itm: no column of that name in the header of in.txt (line 1: user, item)");
   /* The header line itself is never skipped as a bad row. */
-  expect_column_error("user", "item", 1, "user,\"item\n1,2\n", "in.txt:1: header line: unterminated quote");
+  expect_column_error("user", "item", 1, "user,\"item\n1,2\n",
+                      "in.txt:1: header line: unterminated quote");
 }
 
 /* ---- files and blocks ---------------------------------------------------------------------- */
@@ -451,8 +467,8 @@ static void test_file_blocks_match_text(void **state) {
   char text[8192];
   size_t used = 0;
   for (int i = 0; i < 300; i++)
-    used += (size_t)snprintf(text + used, sizeof text - used, "%d\t%d\t1\t%d%s\n", i % 17,
-                             i % 29, 1000 - i, i == 5 ? "\r" : "");
+    used += (size_t)snprintf(text + used, sizeof text - used, "%d\t%d\t1\t%d%s\n", i % 17, i % 29,
+                             1000 - i, i == 5 ? "\r" : "");
   used += (size_t)snprintf(text + used, sizeof text - used, "99\t98\t1\t5");
   char path[512];
   temp_path(path, sizeof path, "blocks.data");
@@ -506,7 +522,10 @@ static void test_file_long_line_across_blocks(void **state) {
   sr_import_log_init(&log, &o);
   assert_int_equal(sr_import_read_file(&log, &o, path, NULL), SR_OK);
   assert_int_equal(log.n, 3);
+  assert_int_equal(log.n_rows, 4);
   assert_int_equal(log.n_bad[SR_IMPORT_BAD_LONG_LINE], 1);
+  /* Line order counts the skipped line: "3 3" is the third row. */
+  assert_true(log.time[1] == 2);
   assert_string_equal(user_of(&log, 1), "3");
   assert_string_equal(user_of(&log, 2), "4");
   sr_import_log_free(&log);
