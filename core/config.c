@@ -99,6 +99,9 @@ static const config_key schema[] = {
     INT("score.k", score.k, "100", 1, 1 << 20, "recommendations per user"),
     BOOL("score.exclude_seen", score.exclude_seen, "true", "drop items the user has seen"),
     STRING("score.output", score.output, "runs/x/recs.h5", "recommendations file to write"),
+    STRING_OR_NULL("score.users", score.users, "null", "file of raw user ids to score; null = all"),
+    STRING_OR_NULL("score.user_range", score.user_range, "null", "dense ids BEGIN:END; null = all"),
+    BOOL("score.allow_new_items", score.allow_new_items, "false", "score data with newer items"),
 };
 enum { n_keys = sizeof schema / sizeof schema[0] };
 
@@ -924,12 +927,23 @@ sr_status sr_config_from_args(sr_config *cfg, int argc, char **argv) {
   }
   sr_config_defaults(cfg);
   if (file) TRY(sr_config_load(cfg, file));
+  int n_sets = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--set") == 0) TRY(sr_config_set(cfg, argv[++i]));
-    else if (strncmp(argv[i], "--set=", 6) == 0) TRY(sr_config_set(cfg, argv[i] + 6));
+    const char *assignment = NULL;
+    if (strcmp(argv[i], "--set") == 0) assignment = argv[++i];
+    else if (strncmp(argv[i], "--set=", 6) == 0) assignment = argv[i] + 6;
     else if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) i++;
+    if (assignment) {
+      TRY(sr_config_set(cfg, assignment));
+      n_sets++;
+    }
   }
-  return sr_config_validate(cfg);
+  sr_status st = sr_config_validate(cfg);
+  /* The keys are named already; say which configuration holds them. */
+  if (st != SR_OK && (file || n_sets))
+    sr_error_context("in %s%s%s", file ? file : "", file && n_sets ? " with " : "",
+                     n_sets ? "the --set overrides" : "");
+  return st;
 }
 
 /* ---- output ------------------------------------------------------------------------------- */

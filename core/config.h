@@ -64,6 +64,9 @@ typedef struct {
     int k;
     int exclude_seen;           /* boolean */
     char output[SR_PATH_MAX];
+    char users[SR_PATH_MAX];    /* file of raw user ids to score, one per line; "" = all */
+    char user_range[64];        /* "BEGIN:END" dense user ids to score; "" = all */
+    int allow_new_items;        /* boolean: score events.h5 with items the checkpoint lacks */
   } score;
   char source[SR_PATH_MAX];     /* the file it was loaded from, "" for defaults only */
 } sr_config;

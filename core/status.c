@@ -48,6 +48,7 @@ const char *sr_status_name(sr_status st) {
     case SR_ENOMEM: return "out of memory";
     case SR_ENOTBUILT: return "not built yet";
     case SR_EINTERNAL: return "internal error";
+    case SR_EINTERRUPTED: return "interrupted";
   }
   return "unknown status";
 }
@@ -61,6 +62,7 @@ int sr_status_exit_code(sr_status st) {
     case SR_ENOTBUILT: return 1;
     case SR_ENOMEM:
     case SR_EINTERNAL: return 2;
+    case SR_EINTERRUPTED: return 3;
   }
   return 2;
 }

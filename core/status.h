@@ -12,6 +12,7 @@ typedef enum {
   SR_ENOMEM,    /* an allocation failed */
   SR_ENOTBUILT, /* a capability that this build or version does not have yet */
   SR_EINTERNAL, /* a bug or a failing library (MPI, CUDA, NCCL): not the user's fault */
+  SR_EINTERRUPTED, /* stopped on request (SIGTERM, SIGUSR1, SIGINT) after saving its work */
 } sr_status;
 
 /* Records "msg" as the current error and returns st, so callers can write
@@ -23,7 +24,8 @@ void sr_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 const char *sr_error_message(void);
 void sr_error_clear(void);
 const char *sr_status_name(sr_status st);
-/* 0 for SR_OK, 1 for a user's mistake (bad config or input), 2 for an internal fault. */
+/* 0 for SR_OK, 1 for a user's mistake (bad config or input), 2 for an internal fault,
+ * 3 for a run stopped by a signal after checkpointing (job scripts requeue on 3). */
 int sr_status_exit_code(sr_status st);
 
 #define TRY(expr)                     \

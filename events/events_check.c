@@ -12,6 +12,7 @@
 #include "events/h5util.h"
 
 enum { CHECK_CHUNK = 1 << 20 }; /* rows (or floats, for content) read at a time */
+enum { SOURCE_MAX = 4095 };     /* the longest `source` attribute the writer keeps */
 
 /* Sequential reads of a 1-D int64 dataset through a window of CHECK_CHUNK rows. */
 typedef struct {
@@ -136,6 +137,7 @@ static sr_status check_content(hid_t file, const char *path, int64_t n_items, in
               "+ 1 rows, D >= 1)", path, (long long)dims[0], (long long)dims[1],
               (long long)n_items + 1);
   int64_t per = CHECK_CHUNK / dims[1] > 0 ? CHECK_CHUNK / dims[1] : 1;
+  if (per > dims[0]) per = dims[0] > 0 ? dims[0] : 1;
   TRY_GOTO(sr_alloc(&rows, (size_t)(per * dims[1]), sizeof *rows, "content rows"));
   for (int64_t begin = 0; begin < dims[0]; begin += per) {
     int64_t n = dims[0] - begin < per ? dims[0] - begin : per;
@@ -163,6 +165,7 @@ sr_status sr_events_check_summary(const char *path, sr_events_summary *summary) 
                    NULL};
   i64_stream offsets = {H5I_INVALID_HID, path, "/users/offset", 0, 0, 0, NULL};
   int64_t *offset_buf = NULL;
+  char *source = NULL;
   int64_t dims[1];
   sr_events_fp fp;
   sr_events_fp_init(&fp);
@@ -209,16 +212,28 @@ sr_status sr_events_check_summary(const char *path, sr_events_summary *summary) 
   TRY_GOTO(attr_agrees(file, path, "n_users", p.n_users, "/users/offset"));
   TRY_GOTO(attr_agrees(file, path, "n_items", p.n_items, "/items/raw_id"));
   TRY_GOTO(attr_agrees(file, path, "n_events", p.n_events, "/events/item"));
-  if (sr_h5_attr_exists(file, "source"))
-    TRY_GOTO(sr_h5_attr_read_str(file, path, "/", "source", s->source, sizeof s->source));
+  if (sr_h5_attr_exists(file, "source")) {
+    /* Free text for people: the writer keeps up to 4095 bytes (an import of many files), the
+     * summary shows the start of it. */
+    TRY_GOTO(sr_alloc(&source, SOURCE_MAX + 1, 1, "source attribute"));
+    TRY_GOTO(sr_h5_attr_read_str(file, path, "/", "source", source, SOURCE_MAX + 1));
+    size_t n = strlen(source), keep = sizeof s->source - 1;
+    if (n > keep) memcpy(source + keep - 3, "...", 4);
+    memcpy(s->source, source, (n > keep ? keep : n) + 1);
+  }
 
   /* Then the data, in chunks. */
-  TRY_GOTO(sr_alloc(&offset_buf, CHECK_CHUNK, sizeof *offset_buf, "offsets chunk"));
+  /* Chunks no larger than the data: a small file is checked without megabytes of buffers. */
+  const int64_t offset_rows = p.n_users + 1 < CHECK_CHUNK ? p.n_users + 1 : CHECK_CHUNK;
+  const int64_t event_rows = p.n_events < 1 ? 1 : p.n_events < CHECK_CHUNK ? p.n_events
+                                                                            : CHECK_CHUNK;
+  TRY_GOTO(sr_alloc(&offset_buf, (size_t)offset_rows, sizeof *offset_buf, "offsets chunk"));
   TRY_GOTO(check_offsets(d_offset, path, p.n_users, p.n_events, offset_buf, &fp,
                          &s->max_history));
-  TRY_GOTO(sr_alloc(&p.items, CHECK_CHUNK, sizeof *p.items, "items chunk"));
-  TRY_GOTO(sr_alloc(&p.times, CHECK_CHUNK, sizeof *p.times, "times chunk"));
-  if (p.n_types > 0) TRY_GOTO(sr_alloc(&p.types, CHECK_CHUNK, sizeof *p.types, "types chunk"));
+  TRY_GOTO(sr_alloc(&p.items, (size_t)event_rows, sizeof *p.items, "items chunk"));
+  TRY_GOTO(sr_alloc(&p.times, (size_t)event_rows, sizeof *p.times, "times chunk"));
+  if (p.n_types > 0)
+    TRY_GOTO(sr_alloc(&p.types, (size_t)event_rows, sizeof *p.types, "types chunk"));
   offsets.dset = d_offset;
   offsets.n = p.n_users + 1;
   offsets.buf = offset_buf;
@@ -240,6 +255,7 @@ sr_status sr_events_check_summary(const char *path, sr_events_summary *summary) 
   s->n_events = p.n_events;
   s->n_event_types = p.n_types;
 cleanup:
+  sr_free(source);
   sr_free(offset_buf);
   sr_free(p.items);
   sr_free(p.times);

@@ -402,9 +402,7 @@ static sr_status writer_finish(sr_events_writer *w) {
       *objects[i] = H5I_INVALID_HID;
     }
   sr_h5_close(&w->user_id_type);
-  hid_t file = w->file;
-  w->file = H5I_INVALID_HID;
-  TRY(SR_H5_CHECK(H5Fclose(file), w->tmp, "/"));
+  TRY(sr_h5_file_close(&w->file, w->tmp));
   return sr_h5_tmp_commit(w->tmp, w->path);
 }
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,10 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+
+#if H5_VERSION_GE(1, 14, 0)
+#include <H5FDdevelop.h> /* the driver class (public in 1.10 and 1.12) */
+#endif
 
 void sr_h5_silence(void) {
   static int silenced = 0;
@@ -44,6 +49,10 @@ static const char *source_tail(const char *src) {
   return p;
 }
 
+/* The system's reason for the last failed write of the safe driver (below), until reported:
+ * a full disk reads "cannot write: No space left on device", not an HDF5 call and a flag dump. */
+static char write_failure[256];
+
 sr_status sr_h5_check(int64_t rc, sr_status st, const char *expr, const char *file,
                       const char *h5path, const char *src, int line) {
   if (rc >= 0) return SR_OK;
@@ -51,6 +60,16 @@ sr_status sr_h5_check(int64_t rc, sr_status st, const char *expr, const char *fi
   innermost_reason r = {{0}, 0};
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &r);
   H5Eclear2(H5E_DEFAULT);
+  if (write_failure[0]) {
+    char reason[sizeof write_failure];
+    memcpy(reason, write_failure, sizeof reason);
+    write_failure[0] = '\0';
+    return sr_error(SR_EIO, "%s: %s: cannot write to the file: %s [at %s:%d]", file ? file : "?",
+                    h5path && h5path[0] ? h5path : "/", reason, src, line);
+  }
+  /* HDF5's own I/O messages span lines ("time = ...\n, filename = ..."): keep one line. */
+  for (char *c = r.desc; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
   return sr_error(st, "%s: %s: %s failed%s%s%s [at %s:%d]", file ? file : "?",
                   h5path && h5path[0] ? h5path : "/", expr, r.found ? " (HDF5: " : "",
                   r.found ? r.desc : "", r.found ? ")" : "", src, line);
@@ -98,6 +117,199 @@ sr_status sr_h5_open_read(const char *path, hid_t *file) {
   return SR_OK;
 }
 
+/* ---- the safe file driver: files we write fail once, then close cleanly ----
+ * HDF5 1.10 cannot close a file whose flush fails (a full disk, a file size limit): the failed
+ * close leaves a dangling handle that crashes the library when it shuts down, after our message
+ * (HDFFV-11052). So files we create go through this small POSIX driver, a plain copy of what
+ * the default (sec2) driver does, except that after the first failed write every later write
+ * is dropped and reported done: the failure still reaches the caller, and the aborting writer
+ * then closes the file without a crash and removes it. Files written this way are ordinary
+ * HDF5 files (no driver information is stored). Reading uses HDF5's own driver. */
+
+typedef struct {
+  H5FD_t pub;      /* first: HDF5 passes &pub to the callbacks */
+  int fd;
+  haddr_t eoa, eof;
+  dev_t device;
+  ino_t inode;
+  int write_errno; /* the first failed write or truncation; 0 while every one succeeded */
+  char name[4096];
+} safe_file;
+
+/* The last file closed after a lost write, so that sr_h5_tmp_commit refuses to publish it even
+ * when the failure was swallowed on the way (a quiet close that wrote the last chunk). */
+static char lost_file[4096];
+static int lost_errno;
+
+static const haddr_t SAFE_MAXADDR = ((haddr_t)1 << (8 * sizeof(off_t) - 1)) - 1;
+
+static void safe_fail(safe_file *f, int err, const char *what, haddr_t addr, size_t size) {
+  f->write_errno = err ? err : EIO;
+  snprintf(write_failure, sizeof write_failure, "%s (%s of %zu bytes at offset %llu)",
+           strerror(f->write_errno), what, size, (unsigned long long)addr);
+  H5Epush2(H5E_DEFAULT, __FILE__, "safe_write", __LINE__, H5E_ERR_CLS, H5E_VFL, H5E_WRITEERROR,
+           "%s", write_failure);
+}
+
+static H5FD_t *safe_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+  (void)fapl;
+  if (maxaddr == 0 || maxaddr > SAFE_MAXADDR) maxaddr = SAFE_MAXADDR;
+  int oflags = (flags & H5F_ACC_RDWR) ? O_RDWR : O_RDONLY;
+  if (flags & H5F_ACC_TRUNC) oflags |= O_TRUNC;
+  if (flags & H5F_ACC_CREAT) oflags |= O_CREAT;
+  if (flags & H5F_ACC_EXCL) oflags |= O_EXCL;
+  int fd = open(name, oflags, 0666);
+  struct stat sb;
+  safe_file *f = NULL;
+  if (fd < 0 || fstat(fd, &sb) != 0 || !(f = calloc(1, sizeof *f))) {
+    int err = errno;
+    H5Epush2(H5E_DEFAULT, __FILE__, "safe_open", __LINE__, H5E_ERR_CLS, H5E_VFL,
+             H5E_CANTOPENFILE, "%s: %s", name, strerror(err));
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  f->fd = fd;
+  snprintf(f->name, sizeof f->name, "%s", name);
+  f->eof = (haddr_t)sb.st_size;
+  f->device = sb.st_dev;
+  f->inode = sb.st_ino;
+  return &f->pub;
+}
+
+static herr_t safe_close(H5FD_t *file) {
+  safe_file *f = (safe_file *)file;
+  if (f->write_errno) {
+    snprintf(lost_file, sizeof lost_file, "%s", f->name);
+    lost_errno = f->write_errno;
+  }
+  /* close(2) reports no lost data that fsync in sr_h5_tmp_commit would not report first. */
+  close(f->fd);
+  free(f);
+  return 0;
+}
+
+static int safe_cmp(const H5FD_t *a, const H5FD_t *b) {
+  const safe_file *x = (const safe_file *)a, *y = (const safe_file *)b;
+  if (x->device != y->device) return x->device < y->device ? -1 : 1;
+  if (x->inode != y->inode) return x->inode < y->inode ? -1 : 1;
+  return 0;
+}
+
+static herr_t safe_query(const H5FD_t *file, unsigned long *flags) {
+  (void)file;
+  /* What sec2 offers: metadata aggregation and accumulation, data sieving, a POSIX handle. */
+  *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
+           H5FD_FEAT_AGGREGATE_SMALLDATA | H5FD_FEAT_POSIX_COMPAT_HANDLE;
+  return 0;
+}
+
+static haddr_t safe_get_eoa(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const safe_file *)file)->eoa;
+}
+
+static herr_t safe_set_eoa(H5FD_t *file, H5FD_mem_t type, haddr_t addr) {
+  (void)type;
+  ((safe_file *)file)->eoa = addr;
+  return 0;
+}
+
+static haddr_t safe_get_eof(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const safe_file *)file)->eof;
+}
+
+static herr_t safe_get_handle(H5FD_t *file, hid_t fapl, void **handle) {
+  (void)fapl;
+  *handle = &((safe_file *)file)->fd;
+  return 0;
+}
+
+static herr_t safe_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                        void *buf) {
+  (void)type, (void)dxpl;
+  safe_file *f = (safe_file *)file;
+  char *p = buf;
+  while (size > 0) {
+    ssize_t n = pread(f->fd, p, size, (off_t)addr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      H5Epush2(H5E_DEFAULT, __FILE__, "safe_read", __LINE__, H5E_ERR_CLS, H5E_VFL,
+               H5E_READERROR, "%s (reading %zu bytes at offset %llu)", strerror(errno), size,
+               (unsigned long long)addr);
+      return -1;
+    }
+    if (n == 0) { /* past the end of the file (or of what was written): zeros, as sec2 */
+      memset(p, 0, size);
+      break;
+    }
+    p += n, addr += (haddr_t)n, size -= (size_t)n;
+  }
+  return 0;
+}
+
+static herr_t safe_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                         const void *buf) {
+  (void)type, (void)dxpl;
+  safe_file *f = (safe_file *)file;
+  if (f->write_errno) return 0; /* the file is lost already: let HDF5 wind down cleanly */
+  const char *p = buf;
+  haddr_t at = addr;
+  size_t left = size;
+  while (left > 0) {
+    ssize_t n = pwrite(f->fd, p, left, (off_t)at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      safe_fail(f, n < 0 ? errno : EIO, "a write", addr, size);
+      return -1;
+    }
+    p += n, at += (haddr_t)n, left -= (size_t)n;
+  }
+  if (at > f->eof) f->eof = at;
+  return 0;
+}
+
+static herr_t safe_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+  (void)dxpl, (void)closing;
+  safe_file *f = (safe_file *)file;
+  if (f->write_errno || f->eoa == f->eof) return 0;
+  if (ftruncate(f->fd, (off_t)f->eoa) != 0) {
+    safe_fail(f, errno, "setting the size", f->eoa, 0);
+    return -1;
+  }
+  f->eof = f->eoa;
+  return 0;
+}
+
+static const H5FD_class_t safe_class = {
+#if H5_VERSION_GE(1, 14, 0)
+    .version = H5FD_CLASS_VERSION,
+    .value = (H5FD_class_value_t)(H5_VFD_RESERVED + 77),
+#endif
+    .name = "seqrec-safe",
+    .maxaddr = ((haddr_t)1 << (8 * sizeof(off_t) - 1)) - 1,
+    .fc_degree = H5F_CLOSE_WEAK,
+    .open = safe_open,
+    .close = safe_close,
+    .cmp = safe_cmp,
+    .query = safe_query,
+    .get_eoa = safe_get_eoa,
+    .set_eoa = safe_set_eoa,
+    .get_eof = safe_get_eof,
+    .get_handle = safe_get_handle,
+    .read = safe_read,
+    .write = safe_write,
+    .truncate = safe_truncate,
+    .fl_map = H5FD_FLMAP_DICHOTOMY,
+};
+
+/* The driver's id, registered once (again if the library was shut down and restarted). */
+static hid_t safe_driver(void) {
+  static hid_t id = H5I_INVALID_HID;
+  if (id < 0 || H5Iis_valid(id) <= 0) id = H5FDregister(&safe_class);
+  return id;
+}
+
 sr_status sr_h5_create(const char *path, hid_t *file) {
   sr_h5_silence();
   *file = H5I_INVALID_HID;
@@ -108,11 +320,40 @@ sr_status sr_h5_create(const char *path, hid_t *file) {
   close(fd);
   sr_status st = SR_OK;
   hid_t fapl = H5I_INVALID_HID;
+  write_failure[0] = '\0';
+  if (strcmp(lost_file, path) == 0) lost_file[0] = '\0'; /* a new file by that name */
   TRY_GOTO(SR_H5_CHECK(fapl = H5Pcreate(H5P_FILE_ACCESS), path, "/"));
+  TRY_GOTO(SR_H5_CHECK(H5Pset_driver(fapl, safe_driver(), NULL), path, "/"));
   TRY_GOTO(SR_H5_CHECK(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), path, "/"));
   TRY_GOTO(SR_H5_CHECK(*file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), path, "/"));
 cleanup:
   sr_h5_close(&fapl);
+  return st;
+}
+
+sr_status sr_h5_file_close(hid_t *file, const char *path) {
+  if (*file < 0) return SR_OK;
+  hid_t f = *file;
+  *file = H5I_INVALID_HID;
+  /* Flush first: a write that fails here leaves the driver dropping the rest, so the close
+   * below cannot fail on writes (a close that fails is what HDF5 cannot recover from). */
+  sr_status st = SR_H5_CHECK(H5Fflush(f, H5F_SCOPE_LOCAL), path, "/");
+  int *fd = NULL;
+  int lost = 0;
+  if (H5Fget_vfd_handle(f, H5P_DEFAULT, (void **)&fd) >= 0 && fd) {
+    hid_t fapl = H5Fget_access_plist(f);
+    if (fapl >= 0 && H5Pget_driver(fapl) == safe_driver())
+      lost = ((safe_file *)(void *)((char *)fd - offsetof(safe_file, fd)))->write_errno;
+    sr_h5_close(&fapl);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  herr_t closed = H5Fclose(f);
+  if (st == SR_OK) st = SR_H5_CHECK(closed, path, "/");
+  /* A write HDF5 itself chose to ignore still means the file is incomplete. */
+  if (st == SR_OK && lost)
+    st = sr_error(SR_EIO, "%s: cannot write to the file: %s", path,
+                  write_failure[0] ? write_failure : strerror(lost));
+  write_failure[0] = '\0';
   return st;
 }
 
@@ -572,6 +813,13 @@ sr_status sr_h5_tmp_path(const char *path, char *buf, size_t size) {
 }
 
 sr_status sr_h5_tmp_commit(const char *tmp, const char *path) {
+  if (lost_file[0] && strcmp(lost_file, tmp) == 0) {
+    lost_file[0] = '\0';
+    sr_status st = sr_error(SR_EIO, "%s: cannot write to the file: %s; %s is left as it was", tmp,
+                            strerror(lost_errno), path);
+    sr_h5_tmp_discard(tmp);
+    return st;
+  }
   int fd = open(tmp, O_RDONLY);
   if (fd < 0) {
     sr_status st = sr_error(SR_EIO, "%s: cannot reopen to flush it: %s", tmp, strerror(errno));

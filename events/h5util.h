@@ -35,8 +35,13 @@ void sr_h5_close(hid_t *id);
  * not HDF5 (SR_EFORMAT). */
 sr_status sr_h5_open_read(const char *path, hid_t *file);
 /* Creates or truncates path for writing. Closing the file also closes every object still open
- * in it (strong close degree), so error paths cannot leak handles that keep it open. */
+ * in it (strong close degree), so error paths cannot leak handles that keep it open. A write
+ * that fails (full disk, file size limit) is reported once, as "cannot write to the file:
+ * REASON"; the file can then still be closed (quietly, with sr_h5_close) and removed. */
 sr_status sr_h5_create(const char *path, hid_t *file);
+/* Flushes and closes a file made by sr_h5_create (*file becomes invalid in every case): the
+ * checked close for files being kept. Fails if any write to it failed. */
+sr_status sr_h5_file_close(hid_t *file, const char *path);
 
 /* 1 when every component of h5path ("/a/b/c") exists under loc, else 0. */
 int sr_h5_exists(hid_t loc, const char *h5path);

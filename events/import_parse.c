@@ -371,6 +371,28 @@ static sr_status reader_start(import_reader *r, const char *line, size_t len, in
   return SR_OK;
 }
 
+/* A field as messages quote it: its first 40 bytes, with control bytes and bytes that are not
+ * UTF-8 written as \xHH, so that the message itself is clean text for terminals and logs. */
+static const char *field_shown(const import_field *f, char *out, size_t size) {
+  size_t o = 0, n = f->len > 40 ? 40 : f->len;
+  for (size_t i = 0; i < n && o + 8 < size;) {
+    unsigned char c = (unsigned char)f->p[i];
+    size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (c >= 0x20 && c < 0x7F) {
+      out[o++] = (char)c;
+      i++;
+    } else if (c >= 0x80 && i + k <= f->len && sr_import_utf8_valid(f->p + i, k)) {
+      memcpy(out + o, f->p + i, k);
+      o += k, i += k;
+    } else {
+      o += (size_t)snprintf(out + o, size - o, "\\x%02X", c);
+      i++;
+    }
+  }
+  snprintf(out + o, size - o, "%s", f->len > n ? "..." : "");
+  return out;
+}
+
 static sr_status reader_id(import_reader *r, int column, const import_field *f, sr_import_ids *ids,
                            int32_t *key, int *ok) {
   const char *what = column == 0 ? "user" : "item";
@@ -385,9 +407,10 @@ static sr_status reader_id(import_reader *r, int column, const import_field *f, 
   if (f->len > SR_IMPORT_MAX_ID)
     return reader_bad(r, SR_IMPORT_BAD_ID, "%s id of %zu bytes (at most %d)", what, f->len,
                       SR_IMPORT_MAX_ID);
+  char shown[256];
   if (!sr_import_utf8_valid(f->p, f->len))
-    return reader_bad(r, SR_IMPORT_BAD_ID, "%s id '%.*s' is not valid UTF-8", what,
-                      (int)(f->len > 40 ? 40 : f->len), f->p);
+    return reader_bad(r, SR_IMPORT_BAD_ID, "%s id '%s' is not valid UTF-8", what,
+                      field_shown(f, shown, sizeof shown));
   TRY(sr_import_ids_intern(ids, f->p, f->len, key));
   r->last_key[column] = *key;
   r->last_len[column] = f->len;
@@ -404,18 +427,18 @@ static sr_status reader_type(import_reader *r, const import_field *f, uint8_t *t
       *ok = 1;
       return SR_OK;
     }
-  int shown = (int)(f->len > 40 ? 40 : f->len);
+  char shown[256];
+  field_shown(f, shown, sizeof shown);
   if (r->opts->format == SR_IMPORT_TAOBAO)
     return reader_bad(r, SR_IMPORT_BAD_TYPE,
-                      "unknown event type '%.*s' (taobao types are pv, cart, fav, buy)", shown,
-                      f->p);
+                      "unknown event type '%s' (taobao types are pv, cart, fav, buy)", shown);
   if (f->len == 0) return reader_bad(r, SR_IMPORT_BAD_TYPE, "empty event type");
   if (f->len > SR_IMPORT_MAX_TYPE_NAME || !sr_import_utf8_valid(f->p, f->len))
-    return reader_bad(r, SR_IMPORT_BAD_TYPE, "event type '%.*s' is not UTF-8 of at most %d bytes",
-                      shown, f->p, SR_IMPORT_MAX_TYPE_NAME);
+    return reader_bad(r, SR_IMPORT_BAD_TYPE, "event type '%s' is not UTF-8 of at most %d bytes",
+                      shown, SR_IMPORT_MAX_TYPE_NAME);
   if (log->n_types == SR_EVENTS_MAX_TYPES)
     return reader_bad(r, SR_IMPORT_BAD_TYPE,
-                      "event type '%.*s' is one too many: at most %d distinct types", shown, f->p,
+                      "event type '%s' is one too many: at most %d distinct types", shown,
                       SR_EVENTS_MAX_TYPES);
   memcpy(log->types[log->n_types], f->p, f->len);
   log->types[log->n_types][f->len] = '\0';
@@ -424,10 +447,26 @@ static sr_status reader_type(import_reader *r, const import_field *f, uint8_t *t
   return SR_OK;
 }
 
+/* The start of a file: a UTF-8 byte-order mark (spreadsheet exports) is dropped, not taken as
+ * part of the first field; UTF-16 text is refused as a whole rather than as rows of NUL bytes. */
+static sr_status reader_byte_order_mark(import_reader *r, const char **line, size_t *len) {
+  const unsigned char *u = (const unsigned char *)*line;
+  if (*len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF)))
+    return sr_error(SR_EINVAL, "%s:1: the file is UTF-16 text (it starts with a UTF-16 byte-order "
+                    "mark); seqrec reads UTF-8: convert it first (iconv -f UTF-16 -t UTF-8)",
+                    r->name);
+  if (*len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {
+    *line += 3;
+    *len -= 3;
+  }
+  return SR_OK;
+}
+
 /* One line without its newline. */
 static sr_status reader_line(import_reader *r, const char *line, size_t len) {
   sr_import_log *log = r->log;
   r->line++;
+  if (r->line == 1) TRY(reader_byte_order_mark(r, &line, &len));
   if (len > 0 && line[len - 1] == '\r') len--;
   if (len > r->max_line) {
     char size[32];
@@ -455,9 +494,10 @@ static sr_status reader_line(import_reader *r, const char *line, size_t len) {
   if (r->col_time >= 0) {
     const import_field *f = &r->fields[r->col_time];
     int got = sr_import_parse_int64(f->p, f->len, &time);
+    char shown[256];
     if (got != 1)
-      return reader_bad(r, SR_IMPORT_BAD_TIME, "time '%.*s' is %s",
-                        (int)(f->len > 40 ? 40 : f->len), f->p,
+      return reader_bad(r, SR_IMPORT_BAD_TIME, "time '%s' is %s",
+                        field_shown(f, shown, sizeof shown),
                         got == 0 ? "not an integer" : "out of range (64-bit seconds)");
   }
   int ok;
@@ -501,6 +541,11 @@ static sr_status reader_feed(import_reader *r, const char *buf, size_t len, int 
   } else if (len - pos > r->max_line + 1) {
     /* +1: room for a '\r' before the newline. */
     r->line++;
+    if (r->line == 1) {
+      const char *line = buf + pos;
+      size_t n = len - pos;
+      TRY(reader_byte_order_mark(r, &line, &n));
+    }
     TRY(reader_bad_line(r, SR_IMPORT_BAD_LONG_LINE, ""));
     r->skipping = 1;
     pos = len;

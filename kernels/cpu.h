@@ -38,6 +38,15 @@ size_t kernel_loss_sampled_ce_scratch_bytes_cpu(int K, int block_rows);
  * rows of C split over the backend's OpenMP threads; see gemm.c. Every product goes here. */
 void kernel_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* The same product for rows m0..m1 of C only, on the calling thread: for ops that split rows
+ * over threads themselves, inside one parallel region with their other work. */
+void kernel_sgemm_rows(int trans_a, int trans_b, int m0, int m1, int N, int K, float alpha,
+                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                       int ldc);
+/* How many threads kernel_sgemm would split M rows over (1 inside a parallel region). */
+int kernel_gemm_parts(int M);
+/* Start of part p of n over [0, M): parts differ by at most one row. */
+static inline int kernel_part(int M, int p, int n) { return (int)((int64_t)M * p / n); }
 
 /* A parallel loop whose iterations write disjoint outputs: the result does not depend on the
  * thread count. Without OpenMP it is an ordinary loop. */
@@ -45,6 +54,16 @@ void kernel_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 #define SR_OMP_FOR _Pragma("omp parallel for schedule(static)")
 #else
 #define SR_OMP_FOR
+#endif
+
+/* The element-wise hot loops (exp, erfc, Philox) get an AVX2 clone beside the baseline x86-64
+ * one, and the loader picks one for the CPU (target_clones, an ifunc). Both give the same bits:
+ * -std=c11 keeps multiply-add contraction off, and no loop reassociates a sum. Only on leaf
+ * functions without OpenMP pragmas. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && !defined(SR_NO_TARGET_CLONES)
+#define SR_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SR_VECTOR_CLONES
 #endif
 
 /* Scratch regions start on 64-byte boundaries (vector loads). */
@@ -83,6 +102,10 @@ static inline float kernel_dropout_factor(kernel_dropout_cursor *c, uint64_t i) 
 }
 
 static inline int kernel_dropout_active(const sr_dropout *d) { return d != NULL && d->p > 0.0f; }
+
+/* f[j] = the factor of element i0 + j, j < n: the same values as kernel_dropout_factor, many
+ * Philox blocks at a time (vectorised); for runs of consecutive elements. */
+void kernel_dropout_factors(const sr_dropout *d, uint64_t i0, int64_t n, float *f);
 
 /* Checks that every target is in 0..V-1 and counts the real (non-zero) ones; the losses'
  * shared prologue. `op` names the caller in the message. */

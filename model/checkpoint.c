@@ -119,8 +119,8 @@ static sr_status header_read(hid_t f, const char *path, sr_model_dims *d, sr_tra
   char format[64];
   TRY(sr_h5_attr_read_str(f, path, "/", "format", format, sizeof format));
   if (strcmp(format, SR_CHECKPOINT_FORMAT) != 0)
-    return sr_error(SR_EFORMAT, "%s: format is '%s', expected a checkpoint ('%s')", path, format,
-                    SR_CHECKPOINT_FORMAT);
+    return sr_error(SR_EFORMAT, "%s: /: format is '%s', not a checkpoint ('%s'): is it the file "
+                    "you meant?", path, format, SR_CHECKPOINT_FORMAT);
   int64_t version = 0;
   TRY(sr_h5_attr_read_i64(f, path, "/", "version", &version));
   if (version != SR_CHECKPOINT_VERSION)

@@ -34,10 +34,12 @@ typedef struct {
                        * and leave the outputs untouched (bench/bench_topk.c's baseline) */
 } scorer_topk_opts;
 
-/* 128 users x 512 items of float scores is 256 KiB: the scratch a thread scans right after
- * sgemm wrote it stays in a 512 KiB L2 (see bench/bench_topk.c for the measurement). */
-#define SCORER_TOPK_USER_BLOCK 128
-#define SCORER_TOPK_ITEM_BLOCK 512
+/* 256 users x 256 items of float scores is 256 KiB: the scratch a thread scans right after
+ * sgemm wrote it stays in a 512 KiB L2, and 256 users share each packing of an item block.
+ * On the 2-core EPYC dev box 128x512 .. 512x256 were within noise, 64 users per block ~20%
+ * slower (bench/bench_topk.c --user-block/--item-block). */
+#define SCORER_TOPK_USER_BLOCK 256
+#define SCORER_TOPK_ITEM_BLOCK 256
 
 /* The score of an item for a user, as the top-k reports it: the dot product accumulated in
  * double in a fixed order and rounded to float (within one rounding of the exact value). It does
@@ -55,15 +57,17 @@ float scorer_topk_score(const float *user, const float *item, int64_t d);
  * Exact and deterministic: the result does not depend on `opts` (block sizes, threads), on the
  * BLAS or its threads. sgemm alone would not give that: OpenBLAS rounds the same dot product
  * differently in different tile positions, so a near-tie could flip with the block size. So
- * sgemm scores only filter: an item is rescored with scorer_topk_score when its sgemm score is
- * within a proven rounding margin (about 2 (d+2) 2^-24 ||u|| max||e||) of the user's current
- * k-th best, which after the first item blocks is a few hundred items per user.
+ * sgemm scores only filter. Each user keeps the items whose sgemm score is above a running
+ * threshold in a buffer of about 2k; when it fills, items more than two rounding margins
+ * (margin = 2 (d+2) 2^-24 ||u|| max||e||, a proven bound on |sgemm - exact|) below the k-th best
+ * are dropped, as no ordering of the roundings can bring them back. At the end the survivors,
+ * about k per user, are rescored with scorer_topk_score and sorted.
  *
  * Work: one cblas_sgemm per (user block x item block) into a per-thread scratch; the scratch is
- * never users x items. Memory: one allocation of about threads * (user_block * item_block * 4
- * bytes + the seen items of one user block). While it runs, OpenBLAS is set to one thread (the
- * parallelism is over user blocks) and restored afterwards: do not call BLAS from other threads
- * meanwhile.
+ * never users x items. Memory: one allocation of about threads * (user_block * (item_block +
+ * (2k + 32) * 2) * 4 bytes + the seen items of one user block). While it runs, OpenBLAS is set to
+ * one thread (the parallelism is over user blocks) and restored afterwards: do not call BLAS
+ * from other threads meanwhile.
  *
  * SR_EINVAL (nothing written) for k < 1, d < 1, negative sizes, NULL arrays that sizes need, user
  * or item vectors with NaN, infinities or values beyond 2^50 (~1e15; a broken model), decreasing

@@ -1,3 +1,3 @@
 sr_add_unit_test(test_topk SOURCES test_topk.c LIBS sr_scorer)
-# The brute-force reference calls cblas_sgemm itself.
+# Two tests call cblas_sgemm themselves, to check the rounding margin the top-k relies on.
 target_include_directories(test_topk PRIVATE ${CBLAS_INCLUDE_DIR})

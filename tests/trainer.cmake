@@ -1,1 +1,8 @@
 sr_add_unit_test(test_dataset SOURCES test_dataset.c LIBS sr_trainer RANKS 1 2 3)
+# seqrec train end to end: data parallel equals one rank with the global batch, an interrupted
+# run resumes bit for bit, a planted signal beats popularity, errors name the key or file.
+sr_add_script_test(train_parallel SCRIPT train_parallel.sh LABELS mpi)
+set_tests_properties(train_parallel PROPERTIES SKIP_RETURN_CODE 77)
+sr_add_script_test(train_resume SCRIPT train_resume.sh LABELS mpi)
+sr_add_script_test(train_e2e SCRIPT train_e2e.sh)
+sr_add_script_test(train_errors SCRIPT train_errors.sh)

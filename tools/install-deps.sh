@@ -10,6 +10,9 @@ packages=(
   libopenblas-dev                     # BLAS for the CPU path
   libcmocka-dev                       # unit tests
   time                                # /usr/bin/time -v for memory figures
+  gnuplot-nox                         # PNG curves (seqrec report, seqrec sweep report)
+  slurm-wlm                           # Slurm daemons and clients for the jobs test
+  munge                               # Slurm's authentication (the jobs test starts its own)
 )
 missing=()
 for p in "${packages[@]}"; do

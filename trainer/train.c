@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "comm/device.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -40,9 +42,11 @@ typedef struct {
   sr_lr_schedule schedule;
   /* host buffers of one step */
   int64_t *windows;      /* [global_batch] local windows of the step */
-  int32_t *inputs;       /* [B, P] */
-  int32_t *targets;      /* [B, P] */
-  int32_t *negatives;    /* [B, P, K] (K = 1 for bce) */
+  int32_t *step_inputs;  /* [global_batch, P] this rank's windows of the step */
+  int32_t *step_targets; /* [global_batch, P] */
+  int32_t *inputs;       /* [B, T] one micro-batch, cut to its longest window */
+  int32_t *targets;      /* [B, T] */
+  int32_t *negatives;    /* [B, T, K] (K = 1 for bce) */
   double *neg_cdf;       /* [V] sampling distribution of sampled_ce (popularity^0.75) */
   /* backend buffers */
   int32_t *targets_dev;
@@ -50,6 +54,7 @@ typedef struct {
   float *logq_dev;       /* [V] */
   float *best_params;    /* host [n_params]: weights of the best validation so far */
   FILE *metrics;         /* rank 0: metrics.jsonl beside the checkpoint */
+  int resumed;           /* the state came from train.checkpoint */
 } trainer;
 
 static int negatives_per_position(const sr_config *cfg) {
@@ -139,22 +144,31 @@ static int32_t sample_popular(const double *cdf, int64_t V, sr_rng *rng) {
   return (int32_t)lo;
 }
 
-/* Negatives of one step: a function of (seed, rank, step), so a resumed run draws the same. */
-static void negatives_draw(trainer *t, int64_t n_rows, int K) {
+/* Negatives of n windows cut to T positions ([n, T, K] for targets [n, T]). Each window draws
+ * from its own stream, a function of (seed, step, global window), so neither the world size,
+ * nor the split into micro-batches, nor a resume changes a single draw. */
+static void negatives_draw(trainer *t, const int64_t *windows, int64_t n, int T, int K) {
   const int64_t V = (int64_t)t->shard.n_items + 1;
-  sr_rng rng;
-  sr_rng_init(&rng, t->cfg.train.seed,
-              SR_STREAM_NEGATIVES ^ ((uint64_t)t->comm->rank << 40) ^ (uint64_t)t->state.step);
-  for (int64_t r = 0; r < n_rows; r++) {
-    for (int j = 0; j < K; j++) {
-      int32_t neg = 0;
-      if (t->targets[r] != 0) {
-        if (t->cfg.train.loss == SR_LOSS_BCE)
-          do neg = 1 + (int32_t)sr_rng_below(&rng, (uint32_t)(V - 1)); while (neg == t->targets[r] && V > 2);
-        else
-          neg = sample_popular(t->neg_cdf, V, &rng);
+  const uint64_t n_global = (uint64_t)sr_dataset_global_windows(&t->ds);
+  const int64_t first = t->ds.rank_windows[t->ds.rank];
+  for (int64_t i = 0; i < n; i++) {
+    sr_rng rng;
+    sr_rng_init(&rng, t->cfg.train.seed,
+                SR_STREAM_NEGATIVES + (uint64_t)t->state.step * n_global +
+                    (uint64_t)(first + windows[i]));
+    for (int p = 0; p < T; p++) {
+      const int64_t r = i * T + p;
+      for (int j = 0; j < K; j++) {
+        int32_t neg = 0;
+        if (t->targets[r] != 0) {
+          if (t->cfg.train.loss == SR_LOSS_BCE)
+            do neg = 1 + (int32_t)sr_rng_below(&rng, (uint32_t)(V - 1));
+            while (neg == t->targets[r] && V > 2);
+          else
+            neg = sample_popular(t->neg_cdf, V, &rng);
+        }
+        t->negatives[r * K + j] = neg;
       }
-      t->negatives[r * K + j] = neg;
     }
   }
 }
@@ -180,7 +194,11 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
           sr_device_cuda_built() ? "yes" : "no");
   TRY(choose_backend(t));
 
-  TRY(sr_events_shard_read(cfg->data.events, t->comm->rank, t->comm->size, &t->shard));
+  sr_status st = sr_events_shard_read(cfg->data.events, t->comm->rank, t->comm->size, &t->shard);
+  if (st != SR_OK) {
+    sr_error_context("data.events");
+    return st;
+  }
   TRY(sr_dataset_build(&t->ds, &t->shard, cfg->data.max_len, t->comm));
   t->global_batch = (int64_t)cfg->train.batch_size * t->comm->size;
   t->steps_per_epoch = sr_dataset_steps_per_epoch(&t->ds, t->global_batch);
@@ -203,6 +221,9 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
 
   const size_t BP = (size_t)cfg->train.batch_size * (size_t)cfg->data.max_len;
   TRY(sr_alloc(&t->windows, (size_t)t->global_batch, sizeof *t->windows, "batch windows"));
+  const size_t GP = (size_t)t->global_batch * (size_t)cfg->data.max_len;
+  TRY(sr_alloc(&t->step_inputs, GP, sizeof *t->step_inputs, "step inputs"));
+  TRY(sr_alloc(&t->step_targets, GP, sizeof *t->step_targets, "step targets"));
   TRY(sr_alloc(&t->inputs, BP, sizeof *t->inputs, "batch inputs"));
   TRY(sr_alloc(&t->targets, BP, sizeof *t->targets, "batch targets"));
   TRY(sr_alloc(&t->best_params, (size_t)t->m.n_params, sizeof *t->best_params, "best weights"));
@@ -226,6 +247,24 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
   return SR_OK;
 }
 
+/* A checkpoint to resume must hold the model this configuration describes. The message names
+ * the keys, since they, not the file, are what a user changes. */
+static sr_status checkpoint_config_check(const trainer *t, const sr_model_dims *saved) {
+  const sr_model_dims *d = &t->m.dims;
+  const struct { const char *key; int saved, now; } keys[] = {
+      {"data.max_len", saved->max_len, d->max_len},
+      {"model.d_model", saved->d_model, d->d_model},
+      {"model.n_layers", saved->n_layers, d->n_layers},
+      {"model.n_heads", saved->n_heads, d->n_heads},
+      {"model.d_ff", saved->d_ff, d->d_ff},
+      {"number of items", saved->n_items, d->n_items}};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (keys[i].saved != keys[i].now)
+      return sr_error(SR_EINVAL, "%s: the checkpoint has %s %d, the configuration %d",
+                      t->cfg.train.checkpoint, keys[i].key, keys[i].saved, keys[i].now);
+  return SR_OK;
+}
+
 /* Resume from train.checkpoint when it exists, else start from model.init_from or at random. */
 static sr_status trainer_start_state(trainer *t) {
   const sr_config *cfg = &t->cfg;
@@ -238,7 +277,11 @@ static sr_status trainer_start_state(trainer *t) {
   if (access(cfg->train.checkpoint, F_OK) == 0) {
     sr_model_dims dims;
     sr_train_state saved;
-    TRY(sr_checkpoint_read_header(cfg->train.checkpoint, &dims, &saved));
+    sr_status st = sr_checkpoint_read_header(cfg->train.checkpoint, &dims, &saved);
+    if (st != SR_OK) {
+      sr_error_context("train.checkpoint, resuming: point it elsewhere to start a new run");
+      return st;
+    }
     if (strcmp(saved.events_fingerprint, t->shard.fingerprint) != 0)
       return sr_error(SR_EINVAL,
                       "%s: this checkpoint was trained on other data (fingerprint %s, %s has %s): "
@@ -249,13 +292,23 @@ static sr_status trainer_start_state(trainer *t) {
       return sr_error(SR_EINVAL, "%s: this checkpoint was trained with seed %llu, the config says "
                       "train.seed %llu", cfg->train.checkpoint, (unsigned long long)saved.seed,
                       (unsigned long long)cfg->train.seed);
+    st = checkpoint_config_check(t, &dims);
+    if (st != SR_OK) {
+      sr_error_context("point train.checkpoint elsewhere to start a new run");
+      return st;
+    }
     if (saved.world_size != t->comm->size)
       sr_warn("%s was written by %lld ranks, resuming on %d: the global batch changes, so the "
               "run will not repeat an uninterrupted one bit for bit", cfg->train.checkpoint,
               (long long)saved.world_size, t->comm->size);
-    TRY(sr_checkpoint_read(cfg->train.checkpoint, &t->m, &t->k, 1, t->best_params));
+    st = sr_checkpoint_read(cfg->train.checkpoint, &t->m, &t->k, 1, t->best_params);
+    if (st != SR_OK) {
+      sr_error_context("train.checkpoint, resuming");
+      return st;
+    }
     t->state = saved;
     t->state.world_size = t->comm->size;
+    t->resumed = 1;
     sr_info("resuming %s at step %lld (epoch %lld)%s", cfg->train.checkpoint,
             (long long)saved.step, (long long)saved.epoch,
             saved.finished ? ": training had finished" : "");
@@ -263,10 +316,53 @@ static sr_status trainer_start_state(trainer *t) {
   }
   TRY(sr_model_init_weights(&t->m, &t->k, cfg->train.seed));
   if (cfg->model.init_from[0]) {
-    TRY(sr_checkpoint_read(cfg->model.init_from, &t->m, &t->k, 0, NULL));
+    const sr_status st = sr_checkpoint_read(cfg->model.init_from, &t->m, &t->k, 0, NULL);
+    if (st != SR_OK) {
+      sr_error_context("model.init_from");
+      return st;
+    }
     sr_info("weights from %s", cfg->model.init_from);
   }
   return t->k.download(&t->k, t->best_params, t->m.params, (size_t)t->m.n_params * sizeof(float));
+}
+
+/* Rank 0 opens metrics.jsonl for appending after dropping what the run will write again: lines
+ * after the checkpoint's step when resuming (written after the last checkpoint by a run that
+ * was cut short), every line when starting afresh. So the file reads like one uninterrupted run.
+ * A finished run that is run again reports on stdout only. */
+static sr_status metrics_open(trainer *t) {
+  if (t->comm->rank != 0 || t->state.finished) return SR_OK;
+  char path[SR_PATH_MAX], tmp[SR_PATH_MAX + 8];
+  metrics_path(t->cfg.train.checkpoint, path, sizeof path);
+  const int64_t keep = t->resumed ? t->state.step : -1; /* lines with step <= keep stay */
+  FILE *in = fopen(path, "r");
+  if (in) {
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+      fclose(in);
+      return sr_error(SR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    char *line = NULL; /* getline's buffer: malloc'd by libc */
+    size_t cap = 0;
+    while (getline(&line, &cap, in) > 0) {
+      const char *step = strstr(line, "\"step\":");
+      if (step ? strtoll(step + 7, NULL, 10) <= keep : keep >= 0) fputs(line, out);
+    }
+    free(line);
+    const int read_error = ferror(in);
+    fclose(in);
+    if (fclose(out) != 0 || read_error || rename(tmp, path) != 0) {
+      const int err = errno;
+      remove(tmp);
+      return sr_error(SR_EIO, "%s: cannot rewrite it to drop the steps after the checkpoint: %s",
+                      path, strerror(err));
+    }
+  }
+  t->metrics = fopen(path, "a");
+  if (!t->metrics)
+    return sr_error(SR_EIO, "%s: cannot open for appending: %s", path, strerror(errno));
+  return SR_OK;
 }
 
 static void metrics_log(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -290,7 +386,34 @@ static void metrics_print(trainer *t, const char *what, const sr_metrics *m, int
               m->sampled_hr10, m->sampled_ndcg10, (long long)m->users);
 }
 
+/* Every rank applies the same update to the same weights only if the all-reduce hands every
+ * rank the same bits, which MPI recommends but does not promise. Checked where it matters, before
+ * rank 0 writes the weights that stand for all of them: a 64-bit FNV-1a hash per rank. */
+static sr_status replicas_check(trainer *t) {
+  if (t->comm->size == 1) return SR_OK;
+  const size_t bytes = (size_t)t->m.n_params * sizeof(float);
+  float *host = NULL;
+  int64_t *hashes = NULL;
+  sr_status st = SR_OK;
+  TRY_GOTO(sr_alloc(&host, (size_t)t->m.n_params, sizeof *host, "weights to compare"));
+  TRY_GOTO(sr_alloc(&hashes, (size_t)t->comm->size, sizeof *hashes, "weight hashes"));
+  TRY_GOTO(t->k.download(&t->k, host, t->m.params, bytes));
+  uint64_t h = 0xcbf29ce484222325ull;
+  const unsigned char *b = (const unsigned char *)host;
+  for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+  TRY_GOTO(sr_comm_allgather_i64(t->comm, (int64_t)h, hashes));
+  for (int r = 1; r < t->comm->size; r++)
+    if (hashes[r] != hashes[0])
+      FAIL_GOTO(SR_EINTERNAL, "step %lld: rank %d holds other weights than rank 0: the gradient "
+                "all-reduce did not give every rank the same sum", (long long)t->state.step, r);
+cleanup:
+  sr_free(host);
+  sr_free(hashes);
+  return st;
+}
+
 static sr_status checkpoint_save(trainer *t) {
+  TRY(replicas_check(t));
   sr_status st = SR_OK;
   if (t->comm->rank == 0)
     st = sr_checkpoint_write(t->cfg.train.checkpoint, &t->m, &t->k, &t->state, t->config_yaml,
@@ -298,62 +421,80 @@ static sr_status checkpoint_save(trainer *t) {
   return sr_comm_agree(t->comm, st);
 }
 
-/* One optimizer step on the global batch `step_in_epoch` of `epoch`. */
-static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, double *loss_out,
-                            int64_t *targets_out, double *norm_out) {
+/* Forward, loss and backward of n windows (rows [first, first + n) of the step's windows),
+ * adding their gradient into m->grads and their share of the loss into *loss. `micro` numbers
+ * the micro-batch within the step so that each draws its own dropout masks. */
+static sr_status micro_batch_run(trainer *t, int64_t first, int64_t n, int micro,
+                                 double global_targets, double *loss) {
   const sr_config *cfg = &t->cfg;
   const sr_kernels *k = &t->k;
   sr_model *m = &t->m;
   const int P = cfg->data.max_len, C = m->dims.d_model, V = m->dims.n_items + 1;
   const int K = negatives_per_position(cfg);
-  const int64_t n = sr_dataset_batch(&t->ds, cfg->train.seed, epoch, step_in_epoch,
-                                     t->global_batch, t->windows);
-  int64_t n_targets = n ? sr_dataset_fill(&t->ds, t->windows, n, t->inputs, t->targets) : 0;
+  const int32_t *in = t->step_inputs + first * P, *tg = t->step_targets + first * P;
   /* Cut the batch to its longest window: positions count from the end, so this changes no
    * number, only the work on padding. */
   int T = 1;
   for (int64_t i = 0; i < n; i++)
     for (int p = 0; p < P; p++)
-      if (t->inputs[i * P + p] != 0) {
+      if (in[i * P + p] != 0) {
         if (P - p > T) T = P - p;
         break;
       }
-  if (T < P)
-    for (int64_t i = 0; i < n; i++) {
-      memmove(t->inputs + i * T, t->inputs + i * P + (P - T), (size_t)T * sizeof(int32_t));
-      memmove(t->targets + i * T, t->targets + i * P + (P - T), (size_t)T * sizeof(int32_t));
-    }
-  int64_t global_targets = n_targets;
+  for (int64_t i = 0; i < n; i++) {
+    memcpy(t->inputs + i * T, in + i * P + (P - T), (size_t)T * sizeof(int32_t));
+    memcpy(t->targets + i * T, tg + i * P + (P - T), (size_t)T * sizeof(int32_t));
+  }
+  /* Micro-batches of a step get distinct dropout steps; a step has at most world of them. */
+  const sr_model_train_step ts = {
+      .seed = cfg->train.seed,
+      .step = (uint64_t)t->state.step * (uint64_t)t->comm->size + (uint64_t)micro,
+      .rank = t->comm->rank};
+  const int N = (int)n * T;
+  double part = 0.0;
+  TRY(sr_model_forward(m, k, t->inputs, (int)n, T, &ts));
+  TRY(k->upload(k, t->targets_dev, t->targets, (size_t)N * sizeof(int32_t)));
+  TRY(k->zero(k, m->act.d_hidden, (size_t)N * C * sizeof(float)));
+  if (cfg->train.loss == SR_LOSS_CE) {
+    TRY(k->loss_ce(k, &part, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, t->targets_dev,
+                   m->p.wte, N, C, V, global_targets, m->loss_block_rows, m->act.scratch,
+                   m->act.scratch_bytes));
+  } else {
+    negatives_draw(t, t->windows + first, n, T, K);
+    TRY(k->upload(k, t->negatives_dev, t->negatives, (size_t)N * K * sizeof(int32_t)));
+    if (cfg->train.loss == SR_LOSS_BCE)
+      TRY(k->loss_bce(k, &part, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, t->targets_dev,
+                      t->negatives_dev, m->p.wte, N, C, V, global_targets));
+    else
+      TRY(k->loss_sampled_ce(k, &part, NULL, m->act.d_hidden, m->g.wte, m->act.hidden,
+                             t->targets_dev, t->negatives_dev, t->logq_dev, m->p.wte, N, C, V, K,
+                             global_targets, m->loss_block_rows, m->act.scratch,
+                             m->act.scratch_bytes));
+  }
+  *loss += part;
+  return sr_model_backward(m, k, (int)n, T, &ts);
+}
+
+/* One optimizer step on the global batch `step_in_epoch` of `epoch`. This rank owns a varying
+ * share of the global batch (the order is global, the data is sharded), so its windows run in
+ * micro-batches of train.batch_size; their gradients add up in m->grads. */
+static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, double *loss_out,
+                            int64_t *targets_out, double *norm_out) {
+  const sr_config *cfg = &t->cfg;
+  const sr_kernels *k = &t->k;
+  sr_model *m = &t->m;
+  const int64_t B = cfg->train.batch_size;
+  const int64_t n = sr_dataset_batch(&t->ds, cfg->train.seed, epoch, step_in_epoch,
+                                     t->global_batch, t->windows);
+  int64_t global_targets =
+      n ? sr_dataset_fill(&t->ds, t->windows, n, t->step_inputs, t->step_targets) : 0;
   TRY(sr_comm_allreduce_sum_i64(t->comm, &global_targets, 1));
 
   TRY(sr_model_zero_grads(m, k));
   double loss = 0.0;
-  const sr_model_train_step ts = {.seed = cfg->train.seed, .step = (uint64_t)t->state.step,
-                                  .rank = t->comm->rank};
-  if (n > 0) {
-    const int N = (int)n * T;
-    TRY(sr_model_forward(m, k, t->inputs, (int)n, T, &ts));
-    TRY(k->upload(k, t->targets_dev, t->targets, (size_t)N * sizeof(int32_t)));
-    TRY(k->zero(k, m->act.d_hidden, (size_t)N * C * sizeof(float)));
-    const double denom = (double)global_targets;
-    if (cfg->train.loss == SR_LOSS_CE) {
-      TRY(k->loss_ce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, t->targets_dev,
-                     m->p.wte, N, C, V, denom, m->loss_block_rows, m->act.scratch,
-                     m->act.scratch_bytes));
-    } else {
-      negatives_draw(t, N, K);
-      TRY(k->upload(k, t->negatives_dev, t->negatives, (size_t)N * K * sizeof(int32_t)));
-      if (cfg->train.loss == SR_LOSS_BCE)
-        TRY(k->loss_bce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden,
-                        t->targets_dev, t->negatives_dev, m->p.wte, N, C, V, denom));
-      else
-        TRY(k->loss_sampled_ce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden,
-                               t->targets_dev, t->negatives_dev, t->logq_dev, m->p.wte, N, C, V,
-                               K, denom, m->loss_block_rows, m->act.scratch,
-                               m->act.scratch_bytes));
-    }
-    TRY(sr_model_backward(m, k, (int)n, T, &ts));
-  }
+  for (int64_t first = 0, micro = 0; first < n; first += B, micro++)
+    TRY(micro_batch_run(t, first, n - first < B ? n - first : B, (int)micro,
+                        (double)global_targets, &loss));
   /* Sum over ranks: each rank's gradient is already divided by the global target count. */
   TRY(k->synchronize(k));
   TRY(sr_comm_allreduce_sum_f32(t->comm, m->grads, (size_t)m->n_params));
@@ -384,6 +525,13 @@ static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, do
 static sr_status trainer_run(trainer *t) {
   const sr_config *cfg = &t->cfg;
   sr_metrics pop_valid, pop_test, valid, test;
+  /* Re-running a stopped job with the same limit must not creep on by one step per run. */
+  if (!t->state.finished && cfg->train.max_steps > 0 && t->state.step >= cfg->train.max_steps) {
+    sr_info("%s is at step %lld and train.max_steps is %d: nothing to do (raise it, or set it "
+            "to 0, to go on)", cfg->train.checkpoint, (long long)t->state.step,
+            cfg->train.max_steps);
+    return SR_OK;
+  }
   TRY(sr_evaluate_popularity(&t->ds, t->m.dims.n_items, SR_HOLDOUT_VALID, cfg->train.seed,
                              t->comm, &pop_valid));
   metrics_print(t, "pop-valid", &pop_valid, t->state.epoch);
@@ -394,13 +542,23 @@ static sr_status trainer_run(trainer *t) {
   double window_start = sr_time_now(), last_log = window_start;
   int64_t window_targets = 0, window_steps = 0;
   int stop = 0;
+  /* Where a resumed run picks up inside its epoch. Only a checkpoint of another world size (so
+   * another number of steps per epoch) can put it outside the epoch; that resume is inexact
+   * anyway (warned at start), so it goes on at the nearest end of the epoch. */
+  int64_t first = t->state.step - t->state.epoch * t->steps_per_epoch;
+  if (first < 0 || first > t->steps_per_epoch) {
+    sr_warn("step %lld is not in epoch %lld at %lld steps per epoch: going on from the epoch's "
+            "%s", (long long)t->state.step, (long long)t->state.epoch + 1,
+            (long long)t->steps_per_epoch, first < 0 ? "start" : "end");
+    first = first < 0 ? 0 : t->steps_per_epoch;
+  }
   while (!t->state.finished && !stop && t->state.epoch < cfg->train.epochs) {
     const int64_t epoch = t->state.epoch;
-    for (int64_t s = t->state.step - epoch * t->steps_per_epoch; s < t->steps_per_epoch; s++) {
+    for (int64_t s = first; s < t->steps_per_epoch; s++) {
       double loss, norm;
       int64_t n_targets;
       TRY(train_step(t, epoch, s, &loss, &n_targets, &norm));
-      metrics_log(t, "{\"kind\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,"
+      metrics_log(t, "{\"kind\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.17g,"
                   "\"lr\":%.6g,\"grad_norm\":%.6g,\"targets\":%lld}",
                   (long long)t->state.step, (long long)epoch, loss,
                   kernel_lr_at(&t->schedule, t->state.step), norm, (long long)n_targets);
@@ -422,8 +580,16 @@ static sr_status trainer_run(trainer *t) {
         stop = 1;
         break;
       }
+      /* A signal on any rank stops every rank after the same step. */
+      int64_t signal_seen = sr_interrupt_signal();
+      TRY(sr_comm_allreduce_sum_i64(t->comm, &signal_seen, 1));
+      if (signal_seen) {
+        stop = 2;
+        break;
+      }
     }
     if (stop) break;
+    first = 0;
     t->state.epoch++;
     if (cfg->train.eval_every > 0 && t->state.epoch % cfg->train.eval_every == 0) {
       TRY(sr_evaluate_model(&t->m, &t->k, &t->ds, SR_HOLDOUT_VALID, cfg->train.seed, t->comm,
@@ -450,6 +616,10 @@ static sr_status trainer_run(trainer *t) {
   }
   if (stop) {
     TRY(checkpoint_save(t));
+    if (stop == 2)
+      return sr_error(SR_EINTERRUPTED, "stopped by a signal after step %lld; %s is written: run "
+                      "the same command again to resume", (long long)t->state.step,
+                      cfg->train.checkpoint);
     sr_info("stopped at step %lld (train.max_steps); run again to resume",
             (long long)t->state.step);
     return SR_OK;
@@ -480,6 +650,8 @@ static void trainer_free(trainer *t) {
   sr_dataset_free(&t->ds);
   sr_events_shard_free(&t->shard);
   sr_free(t->windows);
+  sr_free(t->step_inputs);
+  sr_free(t->step_targets);
   sr_free(t->inputs);
   sr_free(t->targets);
   sr_free(t->negatives);
@@ -493,20 +665,16 @@ sr_status trainer_train_main(const sr_comm *comm, int argc, char **argv) {
   static trainer t; /* large (paths in the config): not on the stack */
   memset(&t, 0, sizeof t);
   t.comm = comm;
+  sr_interrupt_install();
   const double start = sr_time_now();
   sr_status st = trainer_setup(&t, argc, argv);
   st = sr_comm_agree(comm, st);
+  if (st == SR_OK) st = sr_comm_agree(comm, trainer_start_state(&t));
   if (st == SR_OK && comm->rank == 0) {
     st = make_parent_dirs(t.cfg.train.checkpoint);
-    if (st == SR_OK) {
-      char path[SR_PATH_MAX];
-      metrics_path(t.cfg.train.checkpoint, path, sizeof path);
-      t.metrics = fopen(path, "a");
-      if (!t.metrics) st = sr_error(SR_EIO, "%s: cannot open for appending: %s", path, strerror(errno));
-    }
+    if (st == SR_OK) st = metrics_open(&t);
   }
   st = sr_comm_agree(comm, st);
-  if (st == SR_OK) st = sr_comm_agree(comm, trainer_start_state(&t));
   if (st == SR_OK) st = trainer_run(&t);
   char took[32];
   sr_format_duration(sr_time_now() - start, took, sizeof took);

@@ -1,0 +1,538 @@
+/* bench_train: training throughput of one configuration (configs/ml1m.yaml: SASRec, full-softmax
+ * ce) on the CPU backend, and in the same run and thread settings this machine's sgemm rate, so
+ * the two can be set side by side. Not the trainer (no evaluation, no checkpoints, one rank) and
+ * not a correctness test; the step mirrors trainer/train.c's train_step op for op. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "comm/comm.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/status.h"
+#include "core/timer.h"
+#include "events/events.h"
+#include "kernels/kernels.h"
+#include "model/sasrec.h"
+#include "trainer/dataset.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct {
+  int steps, warmup, sgemm_repeat, profile, sgemm, train;
+} bench_args;
+
+static void bench_usage(void) {
+  sr_info("usage: bench_train -c CONFIG [--set key=value ...] [--steps N] [--warmup W]\n"
+          "                   [--sgemm-repeat R] [--no-sgemm] [--no-train] [--profile]\n"
+          "Trains steps 1..W+N of epoch 0 on CONFIG's data (loss ce) and times the last N;\n"
+          "measures sgemm first (best of R). Defaults: 10 steps, 2 warm-up, R 3.\n"
+          "--profile adds the time of every kernel op (one clock read around each call).");
+}
+
+static sr_status bench_int(const char *flag, const char *text, int lo, int *out) {
+  char *end = NULL;
+  long v = text ? strtol(text, &end, 10) : 0;
+  if (!text || *text == '\0' || *end != '\0' || v < lo || v > 1000000)
+    return sr_error(SR_EINVAL, "bench_train: %s wants an integer in %d..1000000, got '%s'", flag,
+                    lo, text ? text : "(nothing)");
+  *out = (int)v;
+  return SR_OK;
+}
+
+/* Takes the bench's own flags out of argv; what is left (-c, --set) goes to the config. */
+static sr_status bench_parse(int *argc, char **argv, bench_args *a, int *help) {
+  *a = (bench_args){.steps = 10, .warmup = 2, .sgemm_repeat = 3, .sgemm = 1, .train = 1};
+  *help = 0;
+  int kept = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *f = argv[i], *v = i + 1 < *argc ? argv[i + 1] : NULL;
+    if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+      *help = 1;
+    } else if (!strcmp(f, "--steps")) {
+      TRY(bench_int(f, v, 1, &a->steps));
+      i++;
+    } else if (!strcmp(f, "--warmup")) {
+      TRY(bench_int(f, v, 0, &a->warmup));
+      i++;
+    } else if (!strcmp(f, "--sgemm-repeat")) {
+      TRY(bench_int(f, v, 1, &a->sgemm_repeat));
+      i++;
+    } else if (!strcmp(f, "--no-sgemm")) {
+      a->sgemm = 0;
+    } else if (!strcmp(f, "--no-train")) {
+      a->train = 0;
+    } else if (!strcmp(f, "--profile")) {
+      a->profile = 1;
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  *argc = kept;
+  return SR_OK;
+}
+
+static double bench_load_average(void) {
+  double load = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &load) != 1) load = -1;
+    fclose(f);
+  }
+  return load;
+}
+
+/* CPU seconds of this process (all threads): with wall time, how many cores it really got. */
+static double bench_cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void bench_machine(char *buf, size_t size) {
+  snprintf(buf, size, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    const char *colon = strchr(line, ':');
+    if (!colon) break;
+    colon++;
+    while (*colon == ' ' || *colon == '\t') colon++;
+    snprintf(buf, size, "%s", colon);
+    buf[strcspn(buf, "\n")] = '\0';
+    break;
+  }
+  fclose(f);
+}
+
+static void bench_header(int argc, char **argv) {
+  char when[64], machine[256];
+  time_t now = time(NULL);
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+  bench_machine(machine, sizeof machine);
+  char cmd[2048] = "";
+  size_t used = 0;
+  for (int i = 0; i < argc && used < sizeof cmd; i++)
+    used += (size_t)snprintf(cmd + used, sizeof cmd - used, "%s%s", i ? " " : "", argv[i]);
+  const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+  const char *omp = getenv("OMP_NUM_THREADS");
+  int threads = 1;
+#ifdef _OPENMP
+  threads = omp_get_max_threads();
+#endif
+  sr_info("date      %s", when);
+  sr_info("machine   %s, %ld CPUs online", machine, sysconf(_SC_NPROCESSORS_ONLN));
+  sr_info("command   %s", cmd);
+  sr_info("threads   %d OpenMP (OMP_NUM_THREADS=%s, OMP_WAIT_POLICY=%s, GOMP_SPINCOUNT=%s)",
+          threads, omp ? omp : "unset", wait ? wait : "unset", spin ? spin : "unset");
+  sr_info("load      %.2f (1-minute average at start)", bench_load_average());
+}
+
+/* ---- sgemm ---------------------------------------------------------------------------------
+ * out[M, N] = x[M, K] . w[N, K]^T, the shape of the ce logits and of every linear layer. The
+ * backend's linear op without bias is exactly its sgemm (kernels/gemm.c), so this is the rate
+ * the training step gets. */
+static sr_status bench_sgemm(const sr_kernels *k, int M, int N, int K, int repeat) {
+  sr_status st = SR_OK;
+  float *x = NULL, *w = NULL, *out = NULL;
+  TRY_GOTO(sr_alloc(&x, (size_t)M * (size_t)K, sizeof *x, "bench sgemm A"));
+  TRY_GOTO(sr_alloc(&w, (size_t)N * (size_t)K, sizeof *w, "bench sgemm B"));
+  TRY_GOTO(sr_alloc(&out, (size_t)M * (size_t)N, sizeof *out, "bench sgemm C"));
+  sr_rng r;
+  sr_rng_init(&r, 1, 2);
+  for (size_t i = 0; i < (size_t)M * (size_t)K; i++) x[i] = sr_rng_normal(&r);
+  for (size_t i = 0; i < (size_t)N * (size_t)K; i++) w[i] = sr_rng_normal(&r);
+  const double flop = 2.0 * M * N * K;
+  double best = 1e300, sum = 0;
+  TRY_GOTO(k->linear_forward(k, out, x, w, NULL, M, K, N)); /* first touch of out */
+  for (int i = 0; i < repeat; i++) {
+    double t0 = sr_time_now();
+    TRY_GOTO(k->linear_forward(k, out, x, w, NULL, M, K, N));
+    double dt = sr_time_now() - t0;
+    sum += dt;
+    if (dt < best) best = dt;
+  }
+  sr_info("sgemm     %5d x %5d x %3d  (C = A.B^T)  best %8.4f s  %6.1f GFLOP/s   mean %6.1f GFLOP/s",
+          M, N, K, best, flop / best * 1e-9, flop / (sum / repeat) * 1e-9);
+cleanup:
+  sr_free(x);
+  sr_free(w);
+  sr_free(out);
+  return st;
+}
+
+/* ---- per-op profile: a table whose every entry times the CPU backend's ---------------------- */
+enum {
+  OP_EMBED_F, OP_EMBED_B, OP_LN_F, OP_LN_B, OP_LINEAR_F, OP_LINEAR_B, OP_ATT_F, OP_ATT_B,
+  OP_GELU_F, OP_GELU_B, OP_DROP_F, OP_DROP_B, OP_RES_F, OP_RES_B, OP_CE, OP_NORM, OP_ADAMW,
+  OP_ZERO, OP_COUNT
+};
+static const char *const op_names[OP_COUNT] = {
+    "embed_forward", "embed_backward", "layernorm_forward", "layernorm_backward",
+    "linear_forward", "linear_backward", "attention_forward", "attention_backward",
+    "gelu_forward", "gelu_backward", "dropout_forward", "dropout_backward", "residual_forward",
+    "residual_backward", "loss_ce", "global_norm", "adamw_update", "zero"};
+static sr_kernels prof_inner;
+static double prof_seconds[OP_COUNT], prof_cpu[OP_COUNT];
+static int64_t prof_calls[OP_COUNT];
+
+#define PROF_WRAP(field, op, params, args)                                  \
+  static sr_status prof_##field params {                                    \
+    const double t0 = sr_time_now(), c0 = bench_cpu_seconds();              \
+    const sr_status st = prof_inner.field args;                             \
+    prof_seconds[op] += sr_time_now() - t0;                                 \
+    prof_cpu[op] += bench_cpu_seconds() - c0;                               \
+    prof_calls[op]++;                                                       \
+    return st;                                                              \
+  }
+
+PROF_WRAP(embed_forward, OP_EMBED_F,
+          (const sr_kernels *k, float *out, const int32_t *ids, const float *wte,
+           const float *wpe, int B, int T, int C, int V, int P, float scale),
+          (&prof_inner, out, ids, wte, wpe, B, T, C, V, P, scale))
+PROF_WRAP(embed_backward, OP_EMBED_B,
+          (const sr_kernels *k, float *dwte, float *dwpe, const float *dout, const int32_t *ids,
+           int B, int T, int C, int V, int P, float scale),
+          (&prof_inner, dwte, dwpe, dout, ids, B, T, C, V, P, scale))
+PROF_WRAP(layernorm_forward, OP_LN_F,
+          (const sr_kernels *k, float *out, float *mean, float *rstd, const float *x,
+           const float *w, const float *b, int N, int C, float eps),
+          (&prof_inner, out, mean, rstd, x, w, b, N, C, eps))
+PROF_WRAP(layernorm_backward, OP_LN_B,
+          (const sr_kernels *k, float *dx, float *dw, float *db, const float *dout,
+           const float *x, const float *w, const float *mean, const float *rstd, int N, int C),
+          (&prof_inner, dx, dw, db, dout, x, w, mean, rstd, N, C))
+PROF_WRAP(linear_forward, OP_LINEAR_F,
+          (const sr_kernels *k, float *out, const float *x, const float *w, const float *b,
+           int N, int IC, int OC),
+          (&prof_inner, out, x, w, b, N, IC, OC))
+PROF_WRAP(linear_backward, OP_LINEAR_B,
+          (const sr_kernels *k, float *dx, float *dw, float *db, const float *dout,
+           const float *x, const float *w, int N, int IC, int OC),
+          (&prof_inner, dx, dw, db, dout, x, w, N, IC, OC))
+PROF_WRAP(attention_forward, OP_ATT_F,
+          (const sr_kernels *k, float *out, float *att, const float *query, const float *key,
+           const float *value, const int32_t *ids, int B, int T, int C, int H, int ld,
+           const sr_dropout *drop),
+          (&prof_inner, out, att, query, key, value, ids, B, T, C, H, ld, drop))
+PROF_WRAP(attention_backward, OP_ATT_B,
+          (const sr_kernels *k, float *dquery, float *dkey, float *dvalue, const float *dout,
+           const float *query, const float *key, const float *value, const float *att,
+           const int32_t *ids, int B, int T, int C, int H, int ld, const sr_dropout *drop,
+           void *scratch, size_t scratch_bytes),
+          (&prof_inner, dquery, dkey, dvalue, dout, query, key, value, att, ids, B, T, C, H, ld,
+           drop, scratch, scratch_bytes))
+PROF_WRAP(gelu_forward, OP_GELU_F, (const sr_kernels *k, float *out, const float *x, int64_t n),
+          (&prof_inner, out, x, n))
+PROF_WRAP(gelu_backward, OP_GELU_B,
+          (const sr_kernels *k, float *dx, const float *x, const float *dout, int64_t n),
+          (&prof_inner, dx, x, dout, n))
+PROF_WRAP(dropout_forward, OP_DROP_F,
+          (const sr_kernels *k, float *out, const float *x, int64_t n, const sr_dropout *drop),
+          (&prof_inner, out, x, n, drop))
+PROF_WRAP(dropout_backward, OP_DROP_B,
+          (const sr_kernels *k, float *dx, const float *dout, int64_t n, const sr_dropout *drop),
+          (&prof_inner, dx, dout, n, drop))
+PROF_WRAP(residual_forward, OP_RES_F,
+          (const sr_kernels *k, float *out, const float *x, const float *y, int64_t n,
+           const sr_dropout *drop),
+          (&prof_inner, out, x, y, n, drop))
+PROF_WRAP(residual_backward, OP_RES_B,
+          (const sr_kernels *k, float *dx, float *dy, const float *dout, int64_t n,
+           const sr_dropout *drop),
+          (&prof_inner, dx, dy, dout, n, drop))
+PROF_WRAP(loss_ce, OP_CE,
+          (const sr_kernels *k, double *loss, int64_t *n_targets, float *dhidden, float *dwte,
+           const float *hidden, const int32_t *targets, const float *wte, int N, int C, int V,
+           double denom, int block_rows, void *scratch, size_t scratch_bytes),
+          (&prof_inner, loss, n_targets, dhidden, dwte, hidden, targets, wte, N, C, V, denom,
+           block_rows, scratch, scratch_bytes))
+PROF_WRAP(global_norm, OP_NORM, (const sr_kernels *k, double *norm, const float *g, int64_t n),
+          (&prof_inner, norm, g, n))
+PROF_WRAP(adamw_update, OP_ADAMW,
+          (const sr_kernels *k, float *param, float *m, float *v, const float *grad, int64_t n,
+           const sr_adamw *opt),
+          (&prof_inner, param, m, v, grad, n, opt))
+PROF_WRAP(zero, OP_ZERO, (const sr_kernels *k, void *ptr, size_t bytes),
+          (&prof_inner, ptr, bytes))
+
+static void prof_table(sr_kernels *k) {
+  prof_inner = *k;
+  k->embed_forward = prof_embed_forward;
+  k->embed_backward = prof_embed_backward;
+  k->layernorm_forward = prof_layernorm_forward;
+  k->layernorm_backward = prof_layernorm_backward;
+  k->linear_forward = prof_linear_forward;
+  k->linear_backward = prof_linear_backward;
+  k->attention_forward = prof_attention_forward;
+  k->attention_backward = prof_attention_backward;
+  k->gelu_forward = prof_gelu_forward;
+  k->gelu_backward = prof_gelu_backward;
+  k->dropout_forward = prof_dropout_forward;
+  k->dropout_backward = prof_dropout_backward;
+  k->residual_forward = prof_residual_forward;
+  k->residual_backward = prof_residual_backward;
+  k->loss_ce = prof_loss_ce;
+  k->global_norm = prof_global_norm;
+  k->adamw_update = prof_adamw_update;
+  k->zero = prof_zero;
+}
+
+/* ---- the training step ------------------------------------------------------------------ */
+typedef struct {
+  const sr_config *cfg;
+  sr_events_shard shard;
+  sr_dataset ds;
+  sr_model m;
+  int64_t *windows;
+  int32_t *inputs, *targets; /* [B, P] */
+  int32_t *targets_dev;
+} bench_train_state;
+
+/* FLOP of one step, counting only what the model must do on real tokens:
+ *   linear layers  6 * tokens * (4 C^2 + 2 C F) per layer (qkv 3C^2, proj C^2, fc and fc2 C F,
+ *                  times 2 for multiply-add, times 3 for forward + the two backward products);
+ *   attention      12 * C * pairs per layer, pairs = sum over sequences of n(n+1)/2 causal
+ *                  (query, key) pairs of real tokens (QK^T and AV forward; dP, dV, dQ, dK);
+ *   ce loss        6 * targets * (V-1) * C (logits, d hidden, d item table).
+ * Padding, element-wise ops, softmax, layer norms and the optimizer are not counted. */
+typedef struct {
+  double linear, attention, ce;
+} bench_flop;
+
+static bench_flop step_flop(const sr_model_dims *d, const int32_t *inputs, int64_t B, int T,
+                            int64_t targets) {
+  int64_t tokens = 0;
+  double pairs = 0;
+  for (int64_t b = 0; b < B; b++) {
+    int64_t n = 0;
+    for (int t = 0; t < T; t++) n += inputs[b * T + t] != 0;
+    tokens += n;
+    pairs += 0.5 * (double)n * (double)(n + 1);
+  }
+  const double C = d->d_model, F = d->d_ff, L = d->n_layers;
+  return (bench_flop){.linear = 6.0 * (double)tokens * (4 * C * C + 2 * C * F) * L,
+                      .attention = 12.0 * C * pairs * L,
+                      .ce = 6.0 * (double)targets * (double)d->n_items * C};
+}
+
+typedef struct {
+  double fwd, loss, bwd, opt, total, cpu;
+} bench_times;
+
+static sr_status train_one(bench_train_state *s, const sr_kernels *k, int64_t step,
+                           int64_t *targets_out, int *T_out, bench_flop *flop, bench_times *tm,
+                           double *loss_out) {
+  const sr_config *cfg = s->cfg;
+  sr_model *m = &s->m;
+  const int P = cfg->data.max_len, C = m->dims.d_model, V = m->dims.n_items + 1;
+  const double t0 = sr_time_now(), cpu0 = bench_cpu_seconds();
+  const int64_t n = sr_dataset_batch(&s->ds, cfg->train.seed, 0, step, cfg->train.batch_size,
+                                     s->windows);
+  const int64_t n_targets = n ? sr_dataset_fill(&s->ds, s->windows, n, s->inputs, s->targets) : 0;
+  int T = 1;
+  for (int64_t i = 0; i < n; i++)
+    for (int p = 0; p < P; p++)
+      if (s->inputs[i * P + p] != 0) {
+        if (P - p > T) T = P - p;
+        break;
+      }
+  if (T < P)
+    for (int64_t i = 0; i < n; i++) {
+      memmove(s->inputs + i * T, s->inputs + i * P + (P - T), (size_t)T * sizeof(int32_t));
+      memmove(s->targets + i * T, s->targets + i * P + (P - T), (size_t)T * sizeof(int32_t));
+    }
+  *flop = step_flop(&m->dims, s->inputs, n, T, n_targets);
+  TRY(sr_model_zero_grads(m, k));
+  const sr_model_train_step ts = {.seed = cfg->train.seed, .step = (uint64_t)step, .rank = 0};
+  const int N = (int)n * T;
+  double loss = 0;
+  const double t1 = sr_time_now();
+  TRY(sr_model_forward(m, k, s->inputs, (int)n, T, &ts));
+  const double t2 = sr_time_now();
+  TRY(k->upload(k, s->targets_dev, s->targets, (size_t)N * sizeof(int32_t)));
+  TRY(k->zero(k, m->act.d_hidden, (size_t)N * C * sizeof(float)));
+  TRY(k->loss_ce(k, &loss, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, s->targets_dev,
+                 m->p.wte, N, C, V, (double)n_targets, m->loss_block_rows, m->act.scratch,
+                 m->act.scratch_bytes));
+  const double t3 = sr_time_now();
+  TRY(sr_model_backward(m, k, (int)n, T, &ts));
+  const double t4 = sr_time_now();
+  double norm = 0;
+  TRY(k->global_norm(k, &norm, m->grads, m->n_params));
+  sr_adamw opt = {.lr = cfg->train.lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                  .weight_decay = cfg->train.weight_decay, .step = step + 1, .grad_scale = 1.0f};
+  TRY(k->adamw_update(k, m->params, m->adam_m, m->adam_v, m->grads, m->n_decay, &opt));
+  opt.weight_decay = 0.0f;
+  TRY(k->adamw_update(k, m->params + m->n_decay, m->adam_m + m->n_decay,
+                      m->adam_v + m->n_decay, m->grads + m->n_decay, m->n_params - m->n_decay,
+                      &opt));
+  const double t5 = sr_time_now();
+  *tm = (bench_times){.fwd = t2 - t1, .loss = t3 - t2, .bwd = t4 - t3, .opt = t5 - t4,
+                      .total = t5 - t0, .cpu = bench_cpu_seconds() - cpu0};
+  *targets_out = n_targets;
+  *T_out = T;
+  *loss_out = loss;
+  return SR_OK;
+}
+
+static sr_status bench_train(const bench_args *a, const sr_config *cfg, const sr_comm *comm,
+                             const sr_kernels *k) {
+  sr_status st = SR_OK;
+  bench_train_state s = {.cfg = cfg};
+  if (cfg->train.loss != SR_LOSS_CE)
+    return sr_error(SR_EINVAL, "bench_train: measures train.loss ce only (the config says %s)",
+                    cfg->train.loss == SR_LOSS_BCE ? "bce" : "sampled_ce");
+  if (!cfg->data.events[0])
+    return sr_error(SR_EINVAL, "bench_train: data.events is not set (--set data.events=PATH)");
+  TRY_GOTO(sr_events_shard_read(cfg->data.events, 0, 1, &s.shard));
+  TRY_GOTO(sr_dataset_build(&s.ds, &s.shard, cfg->data.max_len, comm));
+  const int64_t steps_per_epoch = sr_dataset_steps_per_epoch(&s.ds, cfg->train.batch_size);
+  if (steps_per_epoch < a->warmup + a->steps)
+    FAIL_GOTO(SR_EINVAL, "bench_train: %s has %lld steps per epoch, fewer than %d warm-up + %d",
+              cfg->data.events, (long long)steps_per_epoch, a->warmup, a->steps);
+  const sr_model_dims dims = {.n_items = (int)s.shard.n_items, .max_len = cfg->data.max_len,
+                              .d_model = cfg->model.d_model, .n_layers = cfg->model.n_layers,
+                              .n_heads = cfg->model.n_heads, .d_ff = cfg->model.d_ff};
+  TRY_GOTO(sr_model_create(&s.m, k, &dims, cfg->model.dropout, cfg->train.batch_size, 0));
+  TRY_GOTO(sr_model_init_weights(&s.m, k, cfg->train.seed));
+  const size_t BP = (size_t)cfg->train.batch_size * (size_t)cfg->data.max_len;
+  TRY_GOTO(sr_alloc(&s.windows, (size_t)cfg->train.batch_size, sizeof *s.windows, "windows"));
+  TRY_GOTO(sr_alloc(&s.inputs, BP, sizeof *s.inputs, "inputs"));
+  TRY_GOTO(sr_alloc(&s.targets, BP, sizeof *s.targets, "targets"));
+  TRY_GOTO(k->alloc(k, &s.targets_dev, BP * sizeof(int32_t), "targets"));
+  sr_info("train     %s: %lld users, %lld items; batch %d x %d, d %d, %d layers, %d heads, "
+          "d_ff %d, dropout %g, loss ce (block_rows %d); %d warm-up + %d timed steps",
+          cfg->data.events, (long long)s.shard.n_users, (long long)s.shard.n_items,
+          cfg->train.batch_size, cfg->data.max_len, dims.d_model, dims.n_layers, dims.n_heads,
+          dims.d_ff, (double)cfg->model.dropout, s.m.loss_block_rows, a->warmup, a->steps);
+  sr_info("%6s %4s %8s %9s %8s %8s %8s %8s %8s %8s %8s %9s", "step", "T", "targets", "loss",
+          "fwd s", "loss s", "bwd s", "opt s", "step s", "cpu s", "GFLOP", "GFLOP/s");
+  bench_times sum = {0};
+  bench_flop fsum = {0};
+  int64_t tsum = 0;
+  double best = 1e300, cpu0 = 0, wall0 = 0;
+  for (int i = 0; i < a->warmup + a->steps; i++) {
+    if (i == a->warmup) {
+      memset(prof_seconds, 0, sizeof prof_seconds);
+      memset(prof_cpu, 0, sizeof prof_cpu);
+      memset(prof_calls, 0, sizeof prof_calls);
+      cpu0 = bench_cpu_seconds();
+      wall0 = sr_time_now();
+    }
+    int64_t targets;
+    int T;
+    bench_flop f;
+    bench_times tm;
+    double loss;
+    TRY_GOTO(train_one(&s, k, i, &targets, &T, &f, &tm, &loss));
+    const double gf = (f.linear + f.attention + f.ce) * 1e-9;
+    sr_info("%6d %4d %8lld %9.6f %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %9.1f%s", i + 1, T,
+            (long long)targets, loss, tm.fwd, tm.loss, tm.bwd, tm.opt, tm.total, tm.cpu, gf,
+            gf / tm.total, i < a->warmup ? "  (warm-up)" : "");
+    if (i < a->warmup) continue;
+    sum.fwd += tm.fwd, sum.loss += tm.loss, sum.bwd += tm.bwd, sum.opt += tm.opt;
+    sum.total += tm.total;
+    fsum.linear += f.linear, fsum.attention += f.attention, fsum.ce += f.ce;
+    tsum += targets;
+    if (tm.total < best) best = tm.total;
+  }
+  const double cores = (bench_cpu_seconds() - cpu0) / (sr_time_now() - wall0);
+  /* FNV-1a over the parameters' bits: equal runs (same seed, thread count, binary) print the
+   * same value; other builds agree only to rounding. */
+  {
+    float *host = NULL;
+    TRY_GOTO(sr_alloc(&host, (size_t)s.m.n_params, sizeof *host, "parameter copy"));
+    st = k->download(k, host, s.m.params, (size_t)s.m.n_params * sizeof *host);
+    uint64_t hash = 0xcbf29ce484222325ull;
+    const unsigned char *bytes = (const unsigned char *)host;
+    for (size_t i = 0; st == SR_OK && i < (size_t)s.m.n_params * sizeof *host; i++)
+      hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+    sr_free(host);
+    TRY_GOTO(st);
+    sr_info("params    checksum %016llx after %d steps", (unsigned long long)hash,
+            a->warmup + a->steps);
+  }
+  const double n = a->steps, gf = (fsum.linear + fsum.attention + fsum.ce) * 1e-9;
+  sr_info("per step  %.3f s (best %.3f s): forward %.3f, loss %.3f, backward %.3f, "
+          "optimizer %.3f, batch assembly %.3f", sum.total / n, best, sum.fwd / n, sum.loss / n,
+          sum.bwd / n, sum.opt / n, (sum.total - sum.fwd - sum.loss - sum.bwd - sum.opt) / n);
+  sr_info("FLOP/step %.2f GFLOP: linear %.2f, attention %.2f, ce %.2f (real tokens only, see "
+          "bench_train.c)", gf / n, fsum.linear * 1e-9 / n, fsum.attention * 1e-9 / n,
+          fsum.ce * 1e-9 / n);
+  sr_info("RESULT    %.0f targets/s   %.3f s/step   %.1f GFLOP/s   (%.0f targets/step, %.2f "
+          "cores busy on average, load %.2f at the end)", (double)tsum / sum.total,
+          sum.total / n, gf / sum.total, (double)tsum / n, cores, bench_load_average());
+  if (a->profile) {
+    /* cpu s: CPU time of all threads, spinning included; on one thread, the op's own work. */
+    sr_info("%-20s %8s %10s %6s %10s", "op", "calls", "s/step", "share", "cpu s/step");
+    double all = 0, all_cpu = 0;
+    for (int i = 0; i < OP_COUNT; i++) all += prof_seconds[i], all_cpu += prof_cpu[i];
+    for (int i = 0; i < OP_COUNT; i++)
+      if (prof_calls[i])
+        sr_info("%-20s %8lld %10.4f %5.1f%% %10.4f", op_names[i], (long long)prof_calls[i],
+                prof_seconds[i] / n, 100.0 * prof_seconds[i] / sum.total, prof_cpu[i] / n);
+    sr_info("%-20s %8s %10.4f %5.1f%% %10.4f", "(all ops)", "", all / n, 100.0 * all / sum.total,
+            all_cpu / n);
+  }
+cleanup:
+  sr_model_destroy(&s.m, k);
+  if (s.targets_dev) k->free(k, s.targets_dev);
+  sr_free(s.windows);
+  sr_free(s.inputs);
+  sr_free(s.targets);
+  sr_dataset_free(&s.ds);
+  sr_events_shard_free(&s.shard);
+  return st;
+}
+
+int main(int argc, char **argv) {
+  sr_comm comm;
+  sr_status st = sr_comm_init(&comm, &argc, &argv);
+  if (st != SR_OK) {
+    sr_log_error("%s", sr_error_message());
+    return sr_status_exit_code(st);
+  }
+  const int full_argc = argc;
+  char **full_argv = NULL;
+  bench_args a;
+  int help = 0;
+  sr_config cfg;
+  sr_kernels k = {0};
+  TRY_GOTO(sr_alloc(&full_argv, (size_t)argc + 1, sizeof *full_argv, "arguments"));
+  memcpy(full_argv, argv, (size_t)argc * sizeof *argv);
+  TRY_GOTO(bench_parse(&argc, argv, &a, &help));
+  if (help) {
+    bench_usage();
+    goto cleanup;
+  }
+  TRY_GOTO(sr_config_from_args(&cfg, argc, argv));
+  TRY_GOTO(kernels_cpu_init(&k, cfg.runtime.threads));
+  bench_header(full_argc, full_argv);
+  if (a.sgemm) {
+    /* A square-ish product with a short inner dimension, the ce logits of a full ML-1M batch
+     * (25,600 rows x 3,416 items x d 64) and the feed-forward layer (25,600 x 256 x 64). */
+    TRY_GOTO(bench_sgemm(&k, 4096, 4096, 64, a.sgemm_repeat));
+    TRY_GOTO(bench_sgemm(&k, 25600, 3416, 64, a.sgemm_repeat));
+    TRY_GOTO(bench_sgemm(&k, 25600, 256, 64, a.sgemm_repeat));
+  }
+  if (a.train) {
+    if (a.profile) prof_table(&k);
+    TRY_GOTO(bench_train(&a, &cfg, &comm, &k));
+  }
+cleanup:
+  if (st != SR_OK) sr_log_error("%s", sr_error_message());
+  kernels_close(&k);
+  sr_free(full_argv);
+  sr_comm_finalize(&comm);
+  return sr_status_exit_code(st);
+}

@@ -1,0 +1,368 @@
+/* `seqrec score`: exact top-k recommendations for every selected user, written once to recs.h5.
+ * Each rank scores the selected users of its own events shard (their full history: scoring is
+ * for serving, nothing is held out) in rounds of whole batches, and writes its rows of each
+ * round with one collective transfer; rank 0 renames the file into place once every rank has
+ * succeeded. Not for metrics (trainer/eval_main.c) or checking a recs.h5 (recs_check.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "comm/device.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "core/timer.h"
+#include "events/events.h"
+#include "kernels/kernels.h"
+#include "model/checkpoint.h"
+#include "model/sasrec.h"
+#include "scorer/cli.h"
+#include "scorer/recs.h"
+#include "scorer/select.h"
+#include "scorer/state.h"
+#include "scorer/topk.h"
+
+/* Output rows held per round, at most: a round's items and scores take about this much. */
+#define SCORE_ROUND_BYTES ((size_t)64 << 20)
+#define SCORE_ROUND_GROUPS_MAX 16
+
+/* Test-only: seconds to sleep after the first round is written to PATH.tmp, so that a test
+ * can kill the scorer while the file is half written (tests/score_kill.sh). */
+#define SCORE_PAUSE_ENV "SEQREC_TEST_SCORE_PAUSE"
+
+typedef struct {
+  const sr_comm *comm;
+  sr_config cfg;
+  char *config_yaml;
+  sr_model_dims dims;      /* the checkpoint's */
+  sr_train_state state;
+  sr_events_shard shard;
+  sr_kernels k;
+  sr_model m;
+  int model_made;
+  float *items;            /* [n_items + 1, C] host copy of the item table */
+  scorer_selection sel;
+  scorer_states states;
+  char sha256[72];         /* of the checkpoint file */
+  char created[32];
+  /* one round's buffers */
+  int64_t round_users;     /* capacity in users (whole batches) */
+  float *user_vec;         /* [round_users, C] */
+  int32_t *out_user;       /* [round_users] */
+  int32_t *out_item;       /* [round_users, k] */
+  float *out_score;        /* [round_users, k] */
+  int64_t *seen_offset;    /* [round_users + 1] */
+  int32_t *seen_item;      /* [seen_cap] */
+  int64_t seen_cap;
+} score_job;
+
+static const char *config_name(const sr_config *cfg) {
+  return cfg->source[0] ? cfg->source : "configuration";
+}
+
+static sr_status choose_backend(score_job *j) {
+  const sr_device_kind want = j->cfg.runtime.device;
+  const int gpus = sr_device_count();
+  if (want == SR_DEVICE_CUDA || (want == SR_DEVICE_AUTO && gpus > 0)) {
+    if (gpus == 0)
+      return sr_error(SR_EINVAL, "runtime.device is cuda but no GPU is visible; use cpu or auto");
+    return kernels_cuda_init(&j->k, j->comm->local_rank % gpus);
+  }
+  return kernels_cpu_init(&j->k, j->cfg.runtime.threads);
+}
+
+/* mkdir -p of the folder that will hold `file`. */
+static sr_status parent_dirs_make(const char *file) {
+  char dir[SR_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return SR_OK;
+  *slash = '\0';
+  for (char *p = dir + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    const char saved = *p;
+    *p = '\0';
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+      return sr_error(SR_EIO, "%s: cannot create folder for score.output: %s", dir,
+                      strerror(errno));
+    *p = saved;
+    if (saved == '\0') break;
+  }
+  return SR_OK;
+}
+
+/* The checkpoint's items against the events file's (see scorer/README.md "Items"). */
+static sr_status items_check(const score_job *j) {
+  const sr_config *cfg = &j->cfg;
+  const int64_t have = j->shard.n_items, known = j->dims.n_items;
+  const char *ev = cfg->data.events, *ck = cfg->score.checkpoint;
+  if (have < known)
+    return sr_error(SR_EINVAL, "%s has %lld items, fewer than the %lld of checkpoint %s: it is "
+                    "neither the training data nor a later export with the same item ids "
+                    "(check data.events and score.checkpoint)", ev, (long long)have,
+                    (long long)known, ck);
+  if (have > known && !cfg->score.allow_new_items)
+    return sr_error(SR_EINVAL, "%s has %lld items, %lld more than the %lld of checkpoint %s: "
+                    "items %lld..%lld are new since training and have no trained embedding. Set "
+                    "score.allow_new_items: true to score anyway (new items are left out of "
+                    "histories and never recommended), or retrain", ev, (long long)have,
+                    (long long)(have - known), (long long)known, ck, (long long)known + 1,
+                    (long long)have);
+  if (have > known)
+    sr_warn("%s: %lld items are newer than checkpoint %s: they are left out of histories and "
+            "never recommended (score.allow_new_items)", ev, (long long)(have - known), ck);
+  else if (j->state.events_fingerprint[0] &&
+           strcmp(j->state.events_fingerprint, j->shard.fingerprint) != 0)
+    sr_warn("%s is not the data %s was trained on (fingerprint %s, trained on %s): scoring "
+            "these histories with it, which is right for a fresh export of the same catalogue; "
+            "item ids must mean the same items in both", ev, ck, j->shard.fingerprint,
+            j->state.events_fingerprint);
+  return SR_OK;
+}
+
+/* Everything a rank does alone: configuration, checkpoint, its shard of events, the model. */
+static sr_status job_setup_local(score_job *j, int argc, char **argv) {
+  sr_config *cfg = &j->cfg;
+  TRY(sr_config_from_args(cfg, argc, argv));
+  if (!cfg->data.events[0])
+    return sr_error(SR_EINVAL, "%s: data.events is not set: name the events.h5 whose users to "
+                    "score", config_name(cfg));
+  if (!cfg->score.checkpoint[0])
+    return sr_error(SR_EINVAL, "%s: score.checkpoint is not set", config_name(cfg));
+  if (!cfg->score.output[0])
+    return sr_error(SR_EINVAL, "%s: score.output is not set", config_name(cfg));
+  TRY(sr_config_to_yaml(cfg, &j->config_yaml));
+  sr_config_print(cfg);
+
+  sr_status st = sr_checkpoint_read_header(cfg->score.checkpoint, &j->dims, &j->state);
+  if (st != SR_OK) {
+    sr_error_context("score.checkpoint");
+    return st;
+  }
+  st = sr_events_shard_read(cfg->data.events, j->comm->rank, j->comm->size, &j->shard);
+  if (st != SR_OK) {
+    sr_error_context("data.events");
+    return st;
+  }
+  TRY(items_check(j));
+  if (!j->state.finished)
+    sr_warn("%s is from a run that has not finished (step %lld): scoring its latest weights",
+            cfg->score.checkpoint, (long long)j->state.step);
+  if (cfg->data.max_len != j->dims.max_len)
+    sr_warn("data.max_len is %d but %s was trained with %d: users are scored on their last %d "
+            "events", cfg->data.max_len, cfg->score.checkpoint, j->dims.max_len, j->dims.max_len);
+
+  TRY(choose_backend(j));
+  TRY(sr_model_create(&j->m, &j->k, &j->dims, 0.0f, SCORER_GROUP, 0));
+  j->model_made = 1;
+  st = sr_checkpoint_read(cfg->score.checkpoint, &j->m, &j->k, 0, NULL);
+  if (st != SR_OK) {
+    sr_error_context("score.checkpoint");
+    return st;
+  }
+  const size_t V = (size_t)j->dims.n_items + 1, C = (size_t)j->dims.d_model;
+  TRY(sr_alloc(&j->items, V * C, sizeof *j->items, "item table"));
+  return j->k.download(&j->k, j->items, j->m.p.wte, V * C * sizeof *j->items);
+}
+
+/* What the ranks do together: the selection, the batch windows, the checkpoint's digest. */
+static sr_status job_setup_shared(score_job *j) {
+  const sr_comm *comm = j->comm;
+  TRY(scorer_selection_build(&j->sel, &j->cfg, &j->shard, comm));
+  TRY(sr_comm_agree(comm, scorer_states_init(&j->states, &j->m, &j->k, &j->shard, &j->sel,
+                                             comm)));
+  sr_status st = SR_OK;
+  if (comm->rank == 0) {
+    st = sr_sha256_file(j->cfg.score.checkpoint, j->sha256);
+    const time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(j->created, sizeof j->created, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  }
+  TRY(sr_comm_agree(comm, st));
+  TRY(sr_comm_broadcast(comm, j->sha256, sizeof j->sha256, 0));
+  return sr_comm_broadcast(comm, j->created, sizeof j->created, 0);
+}
+
+static sr_status round_buffers_alloc(score_job *j) {
+  const size_t K = (size_t)j->cfg.score.k, C = (size_t)j->dims.d_model;
+  size_t groups = SCORE_ROUND_BYTES / ((size_t)SCORER_GROUP * K * 8);
+  if (groups < 1) groups = 1;
+  if (groups > SCORE_ROUND_GROUPS_MAX) groups = SCORE_ROUND_GROUPS_MAX;
+  j->round_users = (int64_t)groups * SCORER_GROUP;
+  const size_t n = (size_t)j->round_users;
+  TRY(sr_alloc(&j->user_vec, n * C, sizeof *j->user_vec, "user states"));
+  TRY(sr_alloc(&j->out_user, n, sizeof *j->out_user, "recommended users"));
+  TRY(sr_alloc(&j->out_item, n * K, sizeof *j->out_item, "recommended items"));
+  TRY(sr_alloc(&j->out_score, n * K, sizeof *j->out_score, "recommendation scores"));
+  return sr_alloc(&j->seen_offset, n + 1, sizeof *j->seen_offset, "seen offsets");
+}
+
+/* The seen items of selected users j0..j1 as one CSR (items the model does not know are left
+ * out: they cannot be recommended anyway, and the top-k accepts only known ids). */
+static sr_status seen_build(score_job *j, int64_t j0, int64_t j1) {
+  const sr_events_shard *sh = &j->shard;
+  const int32_t known = j->dims.n_items;
+  int64_t total = 0;
+  for (int64_t i = j0; i < j1; i++)
+    total += sh->offset[j->sel.user[i] + 1] - sh->offset[j->sel.user[i]];
+  if (total > j->seen_cap) {
+    TRY(sr_realloc(&j->seen_item, (size_t)total, sizeof *j->seen_item, "seen items"));
+    j->seen_cap = total;
+  }
+  int64_t n = 0;
+  j->seen_offset[0] = 0;
+  for (int64_t i = j0; i < j1; i++) {
+    const int64_t u = j->sel.user[i];
+    for (int64_t p = sh->offset[u]; p < sh->offset[u + 1]; p++)
+      if (sh->item[p] <= known) j->seen_item[n++] = sh->item[p];
+    j->seen_offset[i - j0 + 1] = n;
+  }
+  return SR_OK;
+}
+
+/* Rows of selected users j0..j1: states, then the exact top-k over all known items. */
+static sr_status rows_score(score_job *j, int64_t j0, int64_t j1) {
+  const int64_t n = j1 - j0;
+  TRY(scorer_states_run(&j->states, j0, j1, j->user_vec));
+  if (j->cfg.score.exclude_seen) TRY(seen_build(j, j0, j1));
+  const scorer_topk_input in = {
+      .users = j->user_vec, .n_users = n, .items = j->items, .n_items = j->dims.n_items,
+      .d = j->dims.d_model, .seen_offset = j->cfg.score.exclude_seen ? j->seen_offset : NULL,
+      .seen_item = j->seen_item, .banned = NULL};
+  TRY(scorer_topk_run(&in, j->cfg.score.k, NULL, j->out_item, j->out_score));
+  for (int64_t i = 0; i < n; i++)
+    j->out_user[i] = (int32_t)(j->shard.user_begin + j->sel.user[j0 + i]);
+  return SR_OK;
+}
+
+static void pause_for_tests(const score_job *j, const char *tmp) {
+  const char *env = getenv(SCORE_PAUSE_ENV);
+  const int seconds = env ? atoi(env) : 0;
+  if (seconds <= 0) return;
+  if (j->comm->rank == 0) {
+    fprintf(stderr, "score: pausing %d s with %s partly written (%s)\n", seconds, tmp,
+            SCORE_PAUSE_ENV);
+    fflush(stderr);
+  }
+  sleep((unsigned)seconds);
+}
+
+/* Every rank goes through the same number of rounds (collective writes); a rank whose users
+ * are done writes nothing in the later ones. */
+static sr_status rounds_run(score_job *j, scorer_recs_writer *w) {
+  const sr_comm *comm = j->comm;
+  const int64_t G = SCORER_GROUP, per = j->round_users / G;
+  const scorer_selection *sel = &j->sel;
+  int64_t g_lo = 0, my_rounds = 0, rounds = 0, done = 0;
+  if (sel->n > 0) {
+    g_lo = sel->first / G;
+    my_rounds = ((sel->first + sel->n - 1) / G - g_lo + per) / per;
+  }
+  int64_t *all = NULL;
+  TRY(sr_alloc(&all, (size_t)comm->size, sizeof *all, "round counts"));
+  sr_status st = sr_comm_allgather_i64(comm, my_rounds, all);
+  for (int r = 0; r < comm->size; r++) rounds = all[r] > rounds ? all[r] : rounds;
+  sr_free(all);
+  TRY(st);
+
+  sr_progress progress;
+  sr_progress_start(&progress, "score", "users", sel->total);
+  for (int64_t r = 0; r < rounds; r++) {
+    int64_t j0 = 0, j1 = 0;
+    if (r < my_rounds) {
+      const int64_t ga = g_lo + r * per;
+      j0 = ga * G - sel->first > 0 ? ga * G - sel->first : 0;
+      j1 = (ga + per) * G - sel->first < sel->n ? (ga + per) * G - sel->first : sel->n;
+      st = rows_score(j, j0, j1);
+    }
+    TRY(sr_comm_agree(comm, st));
+    st = scorer_recs_write_rows(w, sel->first + j0, j1 - j0, j->out_user, j->out_item,
+                                j->out_score);
+    TRY(sr_comm_agree(comm, st));
+    int64_t now = j1 - j0;
+    TRY(sr_comm_allreduce_sum_i64(comm, &now, 1));
+    done += now;
+    sr_progress_update(&progress, done);
+    if (r == 0 && getenv(SCORE_PAUSE_ENV)) {
+      TRY(scorer_recs_flush(w));
+      pause_for_tests(j, w->tmp);
+    }
+  }
+  sr_progress_finish(&progress, done);
+  return SR_OK;
+}
+
+static sr_status job_run(score_job *j) {
+  const sr_config *cfg = &j->cfg;
+  const sr_comm *comm = j->comm;
+  sr_info("checkpoint: %s (step %lld, %s): %d items, d_model %d, %d layers, %d heads, max_len %d",
+          cfg->score.checkpoint, (long long)j->state.step,
+          j->state.finished ? "finished" : "not finished", j->dims.n_items, j->dims.d_model,
+          j->dims.n_layers, j->dims.n_heads, j->dims.max_len);
+  sr_info("data: %s: %lld users, %lld items, %lld events (fingerprint %s)", cfg->data.events,
+          (long long)j->shard.n_users, (long long)j->shard.n_items, (long long)j->shard.n_events,
+          j->shard.fingerprint);
+  sr_info("scoring %lld users (%s) on %d rank%s: top %d of %d items, %s -> %s",
+          (long long)j->sel.total, j->sel.what, comm->size, comm->size > 1 ? "s" : "",
+          cfg->score.k, j->dims.n_items,
+          cfg->score.exclude_seen ? "seen items excluded" : "seen items allowed",
+          cfg->score.output);
+  if (j->sel.total == 0) sr_warn("no user selected: %s will hold no rows", cfg->score.output);
+  if (cfg->score.k > j->dims.n_items)
+    sr_warn("score.k (%d) is more than the %d items: every row ends in padding (item 0, score "
+            "-inf)", cfg->score.k, j->dims.n_items);
+
+  sr_status st = comm->rank == 0 ? parent_dirs_make(cfg->score.output) : SR_OK;
+  TRY(sr_comm_agree(comm, st));
+  TRY(sr_comm_agree(comm, round_buffers_alloc(j)));
+  const scorer_recs_meta meta = {
+      .events = cfg->data.events, .events_fingerprint = j->shard.fingerprint,
+      .checkpoint = cfg->score.checkpoint, .checkpoint_sha256 = j->sha256,
+      .created = j->created, .users = j->sel.what, .config = j->config_yaml,
+      .n_rows = j->sel.total, .k = cfg->score.k, .exclude_seen = cfg->score.exclude_seen,
+      .model_items = j->dims.n_items};
+  scorer_recs_writer w;
+  st = sr_comm_agree(comm, scorer_recs_create(&w, cfg->score.output, &meta, &j->shard, comm));
+  if (st == SR_OK) st = rounds_run(j, &w);
+  return scorer_recs_finish(&w, st);
+}
+
+static void job_free(score_job *j) {
+  scorer_states_free(&j->states);
+  scorer_selection_free(&j->sel);
+  if (j->model_made) sr_model_destroy(&j->m, &j->k);
+  kernels_close(&j->k);
+  sr_events_shard_free(&j->shard);
+  sr_free(j->items);
+  sr_free(j->user_vec);
+  sr_free(j->out_user);
+  sr_free(j->out_item);
+  sr_free(j->out_score);
+  sr_free(j->seen_offset);
+  sr_free(j->seen_item);
+  sr_free(j->config_yaml);
+}
+
+sr_status scorer_score_main(const sr_comm *comm, int argc, char **argv) {
+  static score_job j; /* large (paths in the config): not on the stack */
+  memset(&j, 0, sizeof j);
+  j.comm = comm;
+  const double start = sr_time_now();
+  sr_status st = sr_comm_agree(comm, job_setup_local(&j, argc, argv));
+  if (st == SR_OK) st = job_setup_shared(&j);
+  if (st == SR_OK) st = job_run(&j);
+  const double took = sr_time_now() - start;
+  char took_text[32];
+  sr_format_duration(took, took_text, sizeof took_text);
+  if (st == SR_OK)
+    sr_info("score: ok (%lld users in %s, %.0f users/s) -> %s", (long long)j.sel.total,
+            took_text, took > 0 ? (double)j.sel.total / took : 0.0, j.cfg.score.output);
+  job_free(&j);
+  return st;
+}

@@ -1,0 +1,40 @@
+# Shared by the tests/train_*.sh scripts (sourced, not run): a tiny model that trains in
+# seconds, mpirun as the test harness allows it, and readers of metrics.jsonl (flat JSON lines
+# written by trainer/train.c; plain sed, so the tests need no JSON tool).
+set -euo pipefail
+: "${SEQREC:?}" "${TEST_TMP:?}"
+rm -rf "$TEST_TMP" && mkdir -p "$TEST_TMP" && cd "$TEST_TMP"
+export OMP_WAIT_POLICY=passive
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A small SASRec on a short window; every key that matters is named, so configs/default.yaml
+# can change without changing these tests. One thread per rank: runs are deterministic for a
+# given thread count, and the machine is shared.
+TINY=(--set data.max_len=20 --set model.d_model=16 --set model.n_layers=2 --set model.n_heads=2
+      --set model.d_ff=32 --set train.warmup_steps=5 --set train.lr=0.003
+      --set train.weight_decay=0.01 --set train.grad_clip=1.0 --set train.schedule=cosine
+      --set runtime.device=cpu --set runtime.threads=1)
+
+have_mpi() { [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null; }
+
+# train NP LOG ARGS...: seqrec train on NP ranks (1: without mpirun), output to LOG; fails the
+# test with the log's tail when training fails.
+train() {
+  local np=$1 log=$2; shift 2
+  local rc=0
+  if [ "$np" -eq 1 ]; then
+    "$SEQREC" train "$@" >"$log" 2>&1 || rc=$?
+  else
+    "$MPIEXEC" --oversubscribe --allow-run-as-root -np "$np" "$SEQREC" train "$@" >"$log" 2>&1 \
+      || rc=$?
+  fi
+  [ "$rc" -eq 0 ] || fail "seqrec train on $np ranks exited $rc: $(tail -5 "$log")"
+}
+
+# field NAME < metrics.jsonl: the value of NAME on each line that has it.
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+# kind KIND < metrics.jsonl: the lines of that kind.
+kind() { grep "\"kind\":\"$1\""; }
+# after STEP < metrics.jsonl: lines whose step is greater than STEP.
+after() { awk -v s="$1" '{ if (match($0, /"step":[0-9]+/) && substr($0, RSTART + 7, RLENGTH - 7) + 0 > s) print }'; }
