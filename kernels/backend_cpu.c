@@ -94,3 +94,7 @@ sr_status kernels_cpu_init(sr_kernels *k, int threads) {
 void kernels_close(sr_kernels *k) {
   if (k && k->close) k->close(k);
 }
+
+sr_status kernels_init(sr_kernels *k, int gpu, int threads) {
+  return gpu >= 0 ? kernels_cuda_init(k, gpu) : kernels_cpu_init(k, threads);
+}

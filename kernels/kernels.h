@@ -280,6 +280,8 @@ struct sr_kernels {
 sr_status kernels_cpu_init(sr_kernels *k, int threads);
 /* The CUDA backend on GPU `device`: SR_ENOTBUILT in a build without CUDA. */
 sr_status kernels_cuda_init(sr_kernels *k, int device);
+/* The CUDA backend on `gpu` when gpu >= 0, else the CPU backend with `threads`. */
+sr_status kernels_init(sr_kernels *k, int gpu, int threads);
 /* Releases what init took; safe on a zeroed or already closed table. */
 void kernels_close(sr_kernels *k);
 

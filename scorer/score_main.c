@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/path.h"
 #include "core/sha256.h"
 #include "core/timer.h"
 #include "events/events.h"
@@ -66,34 +67,9 @@ static const char *config_name(const sr_config *cfg) {
 }
 
 static sr_status choose_backend(score_job *j) {
-  const sr_device_kind want = j->cfg.runtime.device;
-  const int gpus = sr_device_count();
-  if (want == SR_DEVICE_CUDA || (want == SR_DEVICE_AUTO && gpus > 0)) {
-    if (gpus == 0)
-      return sr_error(SR_EINVAL, "runtime.device is cuda but no GPU is visible; use cpu or auto");
-    return kernels_cuda_init(&j->k, j->comm->local_rank % gpus);
-  }
-  return kernels_cpu_init(&j->k, j->cfg.runtime.threads);
-}
-
-/* mkdir -p of the folder that will hold `file`. */
-static sr_status parent_dirs_make(const char *file) {
-  char dir[SR_PATH_MAX];
-  snprintf(dir, sizeof dir, "%s", file);
-  char *slash = strrchr(dir, '/');
-  if (!slash || slash == dir) return SR_OK;
-  *slash = '\0';
-  for (char *p = dir + 1;; p++) {
-    if (*p != '/' && *p != '\0') continue;
-    const char saved = *p;
-    *p = '\0';
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-      return sr_error(SR_EIO, "%s: cannot create folder for score.output: %s", dir,
-                      strerror(errno));
-    *p = saved;
-    if (saved == '\0') break;
-  }
-  return SR_OK;
+  int gpu = -1;
+  TRY(sr_device_choose(j->cfg.runtime.device, j->comm->local_rank, &gpu));
+  return kernels_init(&j->k, gpu, j->cfg.runtime.threads);
 }
 
 /* The checkpoint's items against the events file's (see scorer/README.md "Items"). */
@@ -229,16 +205,22 @@ static sr_status seen_build(score_job *j, int64_t j0, int64_t j1) {
 /* Rows of selected users j0..j1: states, then the exact top-k over all known items. */
 static sr_status rows_score(score_job *j, int64_t j0, int64_t j1) {
   const int64_t n = j1 - j0;
-  TRY(scorer_states_run(&j->states, j0, j1, j->user_vec));
-  if (j->cfg.score.exclude_seen) TRY(seen_build(j, j0, j1));
-  const scorer_topk_input in = {
-      .users = j->user_vec, .n_users = n, .items = j->items, .n_items = j->dims.n_items,
-      .d = j->dims.d_model, .seen_offset = j->cfg.score.exclude_seen ? j->seen_offset : NULL,
-      .seen_item = j->seen_item, .banned = NULL};
-  TRY(scorer_topk_run(&in, j->cfg.score.k, NULL, j->out_item, j->out_score));
   for (int64_t i = 0; i < n; i++)
     j->out_user[i] = (int32_t)(j->shard.user_begin + j->sel.user[j0 + i]);
-  return SR_OK;
+  sr_status st = scorer_states_run(&j->states, j0, j1, j->user_vec);
+  if (st == SR_OK && j->cfg.score.exclude_seen) st = seen_build(j, j0, j1);
+  if (st == SR_OK) {
+    const scorer_topk_input in = {
+        .users = j->user_vec, .n_users = n, .items = j->items, .n_items = j->dims.n_items,
+        .d = j->dims.d_model, .seen_offset = j->cfg.score.exclude_seen ? j->seen_offset : NULL,
+        .seen_item = j->seen_item, .banned = NULL};
+    st = scorer_topk_run(&in, j->cfg.score.k, NULL, j->out_item, j->out_score);
+  }
+  /* The top-k numbers users from 0 within the round. */
+  if (st != SR_OK && n > 0)
+    sr_error_context("scoring dense users %d..%d of %s with %s", (int)j->out_user[0],
+                     (int)j->out_user[n - 1], j->cfg.data.events, j->cfg.score.checkpoint);
+  return st;
 }
 
 static void pause_for_tests(const score_job *j, const char *tmp) {
@@ -318,7 +300,7 @@ static sr_status job_run(score_job *j) {
     sr_warn("score.k (%d) is more than the %d items: every row ends in padding (item 0, score "
             "-inf)", cfg->score.k, j->dims.n_items);
 
-  sr_status st = comm->rank == 0 ? parent_dirs_make(cfg->score.output) : SR_OK;
+  sr_status st = comm->rank == 0 ? sr_path_make_parents(cfg->score.output) : SR_OK;
   TRY(sr_comm_agree(comm, st));
   TRY(sr_comm_agree(comm, round_buffers_alloc(j)));
   const scorer_recs_meta meta = {

@@ -2,9 +2,10 @@
  * computed so that the numbers do not depend on how users are split among ranks.
  * Not for choosing the users (select.h) or ranking items (topk.h).
  *
- * Why "canonical groups": BLAS rounds a row of a matrix product differently depending on where
- * the row sits in the call (OpenBLAS's tile edges), so a user batched with other neighbours
- * would get other last bits, and a near-tie in its top-k could flip with the number of ranks.
+ * Why "canonical groups": BLAS may round a row of a matrix product differently depending on
+ * where the row sits in the call (OpenBLAS does, for rows off its kernel's tile alignment), so a
+ * user batched with other neighbours would get other last bits, and a near-tie in its top-k
+ * could flip with the number of ranks.
  * So the batches are fixed by the selection alone: selected user number j (recs.h5 row j) always
  * sits in slot j % SCORER_GROUP of batch j / SCORER_GROUP, with that batch's window length T
  * (the longest window among its users, on whichever rank). A rank holding only part of a batch

@@ -30,14 +30,9 @@ typedef struct {
 } eval_job;
 
 static sr_status choose_backend(eval_job *e) {
-  const sr_device_kind want = e->cfg.runtime.device;
-  const int gpus = sr_device_count();
-  if (want == SR_DEVICE_CUDA || (want == SR_DEVICE_AUTO && gpus > 0)) {
-    if (gpus == 0)
-      return sr_error(SR_EINVAL, "runtime.device is cuda but no GPU is visible; use cpu or auto");
-    return kernels_cuda_init(&e->k, e->comm->local_rank % gpus);
-  }
-  return kernels_cpu_init(&e->k, e->cfg.runtime.threads);
+  int gpu = -1;
+  TRY(sr_device_choose(e->cfg.runtime.device, e->comm->local_rank, &gpu));
+  return kernels_init(&e->k, gpu, e->cfg.runtime.threads);
 }
 
 /* The rank's part: config, checkpoint header, its shard, the model with the checkpoint's

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "core/path.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "events/events.h"
@@ -71,35 +72,10 @@ static void metrics_path(const char *ckpt, char *buf, size_t size) {
     snprintf(buf, size, "metrics.jsonl");
 }
 
-/* mkdir -p of the folder that will hold `file`. */
-static sr_status make_parent_dirs(const char *file) {
-  char dir[SR_PATH_MAX];
-  snprintf(dir, sizeof dir, "%s", file);
-  char *slash = strrchr(dir, '/');
-  if (!slash) return SR_OK;
-  *slash = '\0';
-  for (char *p = dir + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-      return sr_error(SR_EIO, "%s: cannot create folder: %s", dir, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return sr_error(SR_EIO, "%s: cannot create folder: %s", dir, strerror(errno));
-  return SR_OK;
-}
-
 static sr_status choose_backend(trainer *t) {
-  const sr_device_kind want = t->cfg.runtime.device;
-  const int gpus = sr_device_count();
-  if (want == SR_DEVICE_CUDA || (want == SR_DEVICE_AUTO && gpus > 0)) {
-    if (gpus == 0)
-      return sr_error(SR_EINVAL, "runtime.device is cuda but no GPU is visible; use cpu or auto");
-    return kernels_cuda_init(&t->k, t->comm->local_rank % gpus);
-  }
-  if (want == SR_DEVICE_AUTO) sr_info("runtime.device auto: no GPU visible, training on the CPU");
-  return kernels_cpu_init(&t->k, t->cfg.runtime.threads);
+  int gpu = -1;
+  TRY(sr_device_choose(t->cfg.runtime.device, t->comm->local_rank, &gpu));
+  return kernels_init(&t->k, gpu, t->cfg.runtime.threads);
 }
 
 /* Popularity^0.75 over the training events of all ranks, as a cumulative table for sampling
@@ -671,7 +647,7 @@ sr_status trainer_train_main(const sr_comm *comm, int argc, char **argv) {
   st = sr_comm_agree(comm, st);
   if (st == SR_OK) st = sr_comm_agree(comm, trainer_start_state(&t));
   if (st == SR_OK && comm->rank == 0) {
-    st = make_parent_dirs(t.cfg.train.checkpoint);
+    st = sr_path_make_parents(t.cfg.train.checkpoint);
     if (st == SR_OK) st = metrics_open(&t);
   }
   st = sr_comm_agree(comm, st);
