@@ -36,6 +36,7 @@ typedef struct {
     int d_ff;
     float dropout;
     char init_from[SR_PATH_MAX]; /* "" = random init */
+    int init_optimizer;         /* init_from: carry the Adam moments over too */
   } model;
   struct {
     sr_loss_kind loss;
@@ -54,6 +55,7 @@ typedef struct {
     char checkpoint[SR_PATH_MAX];
     int checkpoint_every;       /* epochs between checkpoints */
     int max_steps;              /* stop (checkpointed) after this many updates; 0 = no limit */
+    int max_nonfinite_steps;    /* stop after this many non-finite steps in a row; 0 = never */
   } train;
   struct {
     sr_device_kind device;

@@ -74,6 +74,7 @@ static att_task att_task_of(int64_t bh, int H, int T, int C, int ld, const int32
   const int64_t row = b * T * (int64_t)ld + h * D;
   return (att_task){.bh = bh, .T = T, .D = D, .ld = ld, .ids = ids + b * T,
                     .t0 = first_token(ids + b * T, T), .q = query + row, .k = key + row,
+                    /* backward only reads att: one task type serves both directions */
                     .v = value + row, .att = (float *)att + bh * T * (int64_t)T};
 }
 
@@ -199,15 +200,15 @@ static void attention_forward_gemm(const att_task *a, float *out, int C, float s
     const int i1 = i0 + ATT_RB < T ? i0 + ATT_RB : T, m = i1 - i0;
     float *S = a->att + (int64_t)i0 * T; /* [m, T] */
     float *o = out + (int64_t)i0 * C;    /* [m, D], stride C */
-    kernel_sgemm(0, 1, m, i1 - t0, D, scale, a->q + (int64_t)i0 * ld, ld,
-                 a->k + (int64_t)t0 * ld, ld, 0.0f, S + t0, T);
+    kernel_sgemm_rows(0, 1, 0, m, i1 - t0, D, scale, a->q + (int64_t)i0 * ld, ld,
+                      a->k + (int64_t)t0 * ld, ld, 0.0f, S + t0, T);
     for (int t = i0; t < i1; t++) softmax_causal_row(S + (int64_t)(t - i0) * T, t0, t, T);
     /* Keys before the block. */
     if (i0 == t0) {
       for (int r = 0; r < m; r++) memset(o + (int64_t)r * C, 0, (size_t)D * sizeof *o);
     } else if (!dropping) {
-      kernel_sgemm(0, 0, m, D, i0 - t0, 1.0f, S + t0, T, a->v + (int64_t)t0 * ld, ld, 0.0f, o,
-                   C);
+      kernel_sgemm_rows(0, 0, 0, m, D, i0 - t0, 1.0f, S + t0, T, a->v + (int64_t)t0 * ld, ld,
+                        0.0f, o, C);
     } else {
       for (int s0 = t0; s0 < i0; s0 += ATT_KT) {
         const int s1 = s0 + ATT_KT < i0 ? s0 + ATT_KT : i0, n = s1 - s0;
@@ -217,8 +218,8 @@ static void attention_forward_gemm(const att_task *a, float *out, int C, float s
           kernel_dropout_factors(drop, att_index(a, i0 + r, s0), n, row);
           for (int j = 0; j < n; j++) row[j] *= p[j];
         }
-        kernel_sgemm(0, 0, m, D, n, 1.0f, tile, n, a->v + (int64_t)s0 * ld, ld,
-                     s0 == t0 ? 0.0f : 1.0f, o, C);
+        kernel_sgemm_rows(0, 0, 0, m, D, n, 1.0f, tile, n, a->v + (int64_t)s0 * ld, ld,
+                          s0 == t0 ? 0.0f : 1.0f, o, C);
       }
     }
     /* The triangle. */
@@ -253,7 +254,7 @@ static void attention_backward_gemm(const att_task *a, float *dq_all, float *dk_
     const float *P = a->att + (int64_t)i0 * T; /* [m, T] */
     const float *G = dout + (int64_t)i0 * C;   /* [m, D], stride C */
     /* Through out = drop(P) V: to the probabilities (dPd = G V^T) and to the values. */
-    kernel_sgemm(0, 1, m, nk, D, 1.0f, G, C, a->v + (int64_t)t0 * ld, ld, 0.0f, ds + t0, T);
+    kernel_sgemm_rows(0, 1, 0, m, nk, D, 1.0f, G, C, a->v + (int64_t)t0 * ld, ld, 0.0f, ds + t0, T);
     const float *Pd = P;
     if (dropping) {
       for (int r = 0; r < m; r++) {
@@ -266,7 +267,8 @@ static void attention_backward_gemm(const att_task *a, float *dq_all, float *dk_
       Pd = pd;
     }
     if (dv_all)
-      kernel_sgemm(1, 0, nk, D, m, 1.0f, Pd + t0, T, G, C, 1.0f, dv_all + (int64_t)t0 * ld, ld);
+      kernel_sgemm_rows(1, 0, 0, nk, D, m, 1.0f, Pd + t0, T, G, C, 1.0f,
+                        dv_all + (int64_t)t0 * ld, ld);
     if (!dq_all && !dk_all) continue;
     /* Through the softmax: dS = P (dP - sum_s P dP) / sqrt(D), dP = dPd * mask factor. A
      * dropped or underflowed probability contributes 0 either way, so the factor can be read
@@ -283,13 +285,13 @@ static void attention_backward_gemm(const att_task *a, float *dq_all, float *dk_
       for (int s = t + 1; s < i1; s++) g[s] = 0.0f;
     }
     if (dk_all)
-      kernel_sgemm(1, 0, nk, D, m, 1.0f, ds + t0, T, a->q + (int64_t)i0 * ld, ld, 1.0f,
-                   dk_all + (int64_t)t0 * ld, ld);
+      kernel_sgemm_rows(1, 0, 0, nk, D, m, 1.0f, ds + t0, T, a->q + (int64_t)i0 * ld, ld, 1.0f,
+                        dk_all + (int64_t)t0 * ld, ld);
     if (dq_all) {
       float *dq = dq_all + (int64_t)i0 * ld;
       if (i0 > t0)
-        kernel_sgemm(0, 0, m, D, i0 - t0, 1.0f, ds + t0, T, a->k + (int64_t)t0 * ld, ld, 1.0f,
-                     dq, ld);
+        kernel_sgemm_rows(0, 0, 0, m, D, i0 - t0, 1.0f, ds + t0, T, a->k + (int64_t)t0 * ld,
+                          ld, 1.0f, dq, ld);
       for (int r = 0; r < m; r++) {
         const float *g = ds + (int64_t)r * T;
         float *dqt = dq + (int64_t)r * ld;
@@ -345,6 +347,7 @@ sr_status kernel_attention_backward_cpu(const sr_kernels *k, float *dquery, floa
                                         const sr_dropout *drop, void *scratch,
                                         size_t scratch_bytes) {
   TRY(attention_check("attention_backward", B, T, C, H, ld, drop));
+  if ((int64_t)B * H * T == 0) return SR_OK;
   const size_t slot_bytes = att_slot_floats(T) * sizeof(float);
   if (scratch_bytes < slot_bytes || !scratch)
     return sr_error(SR_EINVAL, "attention_backward: scratch of %zu bytes, needs at least %zu "

@@ -1,6 +1,7 @@
 /* Cross-entropy over all items with the output layer tied to the item table, fused with its
- * gradient and processed in blocks of rows, so memory stays [block_rows, V] for any batch.
- * The CPU reference; padding targets (0) are skipped before any arithmetic. */
+ * gradient and processed in chunks of rows, so memory stays [block_rows, V] for any batch.
+ * The CPU reference; padding targets (0) are skipped before any arithmetic. Per chunk: three
+ * sgemms (logits, d hidden, d item table) around a vectorised softmax. */
 #include <math.h>
 #include <string.h>
 
@@ -11,12 +12,16 @@
 #include <omp.h>
 #endif
 
-/* Rows of a thread's share of a block that go through logits, softmax and d hidden together,
- * while their logits ([CE_CHUNK, V-1]: 875 KB for 3,416 items) are still in cache; 64 was the
- * best of 16..128 on ML-1M (larger chunks also pack the item table for sgemm less often). */
+/* Rows that go through logits, softmax and d hidden together, while their logits
+ * ([CE_CHUNK, V-1]: 875 KB for 3,416 items) are still in cache; 64 was the best of 16..128 on
+ * ML-1M (larger chunks also pack the item table for sgemm less often). */
 #define CE_CHUNK 64
+/* The fewest rows per chunk worth running the loss without barriers (ce_rows_alone). */
+#define CE_MIN_CHUNK 16
 /* Below this many multiply-adds (targets x items x C) the loss runs on one thread. */
 #define CE_PARALLEL_MIN (1 << 22)
+/* Most threads that run the loss without barriers (one partial loss each on the stack). */
+#define CE_MAX_ALONE 64
 /* Lanes of the vectorised max and sum, and the elements summed in float before the running
  * sum moves to double (a million items lose no digits). */
 #define CE_LANES 16
@@ -78,6 +83,117 @@ SR_VECTOR_CLONES static double ce_row(float *z, int n, int y, float g_scale) {
   return (double)max + log(sum) - (double)z_target;
 }
 
+/* What every thread of the loss shares: the problem, and scratch carved as
+ * kernel_loss_ce_scratch_bytes_cpu lays it out. */
+typedef struct {
+  const float *hidden;    /* [N, C] */
+  const int32_t *targets; /* [N] */
+  const float *w;         /* [items, C]: rows 1.. of the item table */
+  float *dhidden;         /* [N, C] or NULL */
+  float *dw;              /* [items, C] or NULL */
+  int N, C, items, R;
+  float g_scale;          /* 1/denominator; 0: forward only */
+  int32_t *rows;          /* [R] */
+  double *row_loss;       /* [R] */
+  float *h, *logits, *dh; /* [R, C], [R, items], [R, C] */
+} ce_args;
+
+/* nc gathered rows (ids rows[], hidden h): logits z = h . w^T, then each row's loss into
+ * row_loss and its d logits in place, then d hidden (added to the rows of dhidden). */
+static void ce_chunk(const ce_args *a, const int32_t *rows, const float *h, float *z, float *dh,
+                     int nc, double *row_loss) {
+  const int C = a->C, items = a->items;
+  kernel_sgemm_rows(0, 1, 0, nc, items, C, 1.0f, h, C, a->w, C, 0.0f, z, items);
+  for (int i = 0; i < nc; i++)
+    row_loss[i] = ce_row(z + (size_t)i * items, items, a->targets[rows[i]] - 1, a->g_scale);
+  if (!a->dhidden) return;
+  kernel_sgemm_rows(0, 0, 0, nc, C, items, 1.0f, z, items, a->w, C, 0.0f, dh, C);
+  for (int i = 0; i < nc; i++) {
+    float *out = a->dhidden + (int64_t)rows[i] * C;
+    for (int c = 0; c < C; c++) out[c] += dh[(size_t)i * C + c];
+  }
+}
+
+/* Each thread alone on its share of the rows with a target, `chunk` rows at a time, its part
+ * of d item table in its own [items, C] buffer inside the logits scratch; one barrier, then
+ * the buffers are summed into dw (thread order, by slices of items). Used when the scratch
+ * holds nth * (chunk + C) rows of logits. *partial[tid]: the loss of this thread's rows. */
+static void ce_rows_alone(const ce_args *a, int64_t count, int tid, int nth, int chunk,
+                          double *partial) {
+  const int C = a->C, items = a->items;
+  float *z = a->logits + (size_t)tid * (size_t)(chunk + C) * items; /* [chunk, items] */
+  float *dwp = nth > 1 ? z + (size_t)chunk * items : a->dw;         /* [items, C] */
+  float *h = a->h + (size_t)tid * chunk * C, *dh = a->dh + (size_t)tid * chunk * C;
+  int32_t *rows = a->rows + (size_t)tid * chunk;
+  if (a->dw && nth > 1) memset(dwp, 0, (size_t)items * C * sizeof *dwp);
+  const int64_t first = count * tid / nth, last = count * (tid + 1) / nth;
+  double sum = 0.0;
+  int64_t seen = 0, r = 0;
+  while (seen < last) {
+    int nc = 0;
+    for (; r < a->N && seen < last && nc < chunk; r++) {
+      if (a->targets[r] == 0) continue;
+      if (seen++ < first) continue;
+      rows[nc] = (int32_t)r;
+      memcpy(h + (size_t)nc * C, a->hidden + r * C, (size_t)C * sizeof *h);
+      nc++;
+    }
+    if (nc == 0) break;
+    ce_chunk(a, rows, h, z, dh, nc, a->row_loss + (size_t)tid * chunk);
+    for (int i = 0; i < nc; i++) sum += a->row_loss[(size_t)tid * chunk + i];
+    if (a->dw) kernel_sgemm_rows(1, 0, 0, items, C, nc, 1.0f, z, items, h, C, 1.0f, dwp, C);
+  }
+  partial[tid] = sum;
+  if (!a->dw || nth == 1) return;
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+  const int j0 = kernel_part(items, tid, nth), j1 = kernel_part(items, tid + 1, nth);
+  for (int q = 0; q < nth; q++) {
+    const float *src = a->logits + (size_t)q * (size_t)(chunk + C) * items + (size_t)chunk * items;
+    for (size_t e = (size_t)j0 * C; e < (size_t)j1 * C; e++) a->dw[e] += src[e];
+  }
+}
+
+/* Every thread walks the same blocks of R rows that have a target and takes a share of each
+ * block's rows (ce_chunk), then, after a barrier, a share of the items (d item table over the
+ * block's rows, one sgemm). Two barriers per block; thread 0 sums the loss in row order. */
+static void ce_blocks(const ce_args *a, int tid, int nth, double *total) {
+  const int C = a->C, items = a->items;
+  int64_t next = 0;
+  for (;;) {
+    const int64_t begin = next;
+    int nb = 0;
+    for (; next < a->N && nb < a->R; next++) nb += a->targets[next] != 0;
+    if (nb == 0) break;
+    const int r0 = kernel_part(nb, tid, nth), r1 = kernel_part(nb, tid + 1, nth);
+    for (int64_t r = begin, i = 0; r < next && i < r1; r++) {
+      if (a->targets[r] == 0) continue;
+      if (i >= r0) {
+        a->rows[i] = (int32_t)r;
+        memcpy(a->h + (size_t)i * C, a->hidden + r * C, (size_t)C * sizeof *a->h);
+      }
+      i++;
+    }
+    for (int c0 = r0; c0 < r1; c0 += CE_CHUNK) {
+      const int nc = r1 - c0 < CE_CHUNK ? r1 - c0 : CE_CHUNK;
+      ce_chunk(a, a->rows + c0, a->h + (size_t)c0 * C, a->logits + (size_t)c0 * items,
+               a->dh + (size_t)c0 * C, nc, a->row_loss + c0);
+    }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    if (tid == 0)
+      for (int i = 0; i < nb; i++) *total += a->row_loss[i];
+    if (a->dw)
+      kernel_sgemm_rows(1, 0, kernel_part(items, tid, nth), kernel_part(items, tid + 1, nth), C,
+                        nb, 1.0f, a->logits, items, a->h, C, 1.0f, a->dw, C);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+  }
+}
+
 sr_status kernel_loss_ce_cpu(const sr_kernels *k, double *loss, int64_t *n_targets,
                              float *dhidden, float *dwte, const float *hidden,
                              const int32_t *targets, const float *wte, int N, int C, int V,
@@ -97,33 +213,28 @@ sr_status kernel_loss_ce_cpu(const sr_kernels *k, double *loss, int64_t *n_targe
   if (count == 0) return SR_OK;
 
   const double norm = denom > 0.0 ? denom : (double)count;
-  const float g_scale = (float)(1.0 / norm);
-  const int want_grad = dhidden != NULL || dwte != NULL;
+  const size_t R = (size_t)block_rows;
   /* Item 0 is padding: it is never a candidate, so the logits cover rows 1..V-1 of wte and
    * row 0 of dwte is never written. */
-  const int items = V - 1;
-  const float *w = wte + C;         /* [items, C] */
-  float *dw = dwte ? dwte + C : NULL; /* [items, C] */
-
-  const size_t R = (size_t)block_rows;
+  ce_args a = {.hidden = hidden, .targets = targets, .w = wte + C, .dhidden = dhidden,
+               .dw = dwte ? dwte + C : NULL, .N = N, .C = C, .items = V - 1, .R = block_rows,
+               .g_scale = dhidden || dwte ? (float)(1.0 / norm) : 0.0f};
   unsigned char *p = scratch;
-  int32_t *rows = (int32_t *)p;
+  a.rows = (int32_t *)p;
   p += kernel_scratch_round(R * sizeof(int32_t));
-  double *row_loss = (double *)p;
+  a.row_loss = (double *)p;
   p += kernel_scratch_round(R * sizeof(double));
-  float *h = (float *)p; /* [R, C] */
+  a.h = (float *)p;
   p += kernel_scratch_round(R * (size_t)C * sizeof(float));
-  float *logits = (float *)p; /* [R, items], becomes d loss / d logits */
-  p += kernel_scratch_round(R * (size_t)items * sizeof(float));
-  float *dh = (float *)p; /* [R, C] */
+  a.logits = (float *)p; /* becomes d loss / d logits */
+  p += kernel_scratch_round(R * (size_t)a.items * sizeof(float));
+  a.dh = (float *)p;
 
-  /* One parallel region for the whole loss: every thread walks the same blocks of rows that
-   * have a target (padding costs no product) and takes a share of each block's rows (logits,
-   * softmax, d hidden), then, after a barrier, a share of the items (d item table, summed over
-   * the block's rows). Two barriers per block; the loss is summed by thread 0 in row order. */
-  double total = 0.0;
+  /* One parallel region for the whole loss. Without barriers when the scratch allows (each
+   * thread's rows alone, its own d item table), else in blocks of R rows (two per block). */
+  double total = 0.0, partial[CE_MAX_ALONE];
 #ifdef _OPENMP
-#pragma omp parallel if (count * items * (int64_t)C >= CE_PARALLEL_MIN)
+#pragma omp parallel if (count * a.items * (int64_t)C >= CE_PARALLEL_MIN)
 #endif
   {
     int nth = 1, tid = 0;
@@ -131,51 +242,17 @@ sr_status kernel_loss_ce_cpu(const sr_kernels *k, double *loss, int64_t *n_targe
     nth = omp_get_num_threads();
     tid = omp_get_thread_num();
 #endif
-    int64_t next = 0;
-    for (;;) {
-      const int64_t begin = next;
-      int nb = 0;
-      for (; next < N && nb < block_rows; next++) nb += targets[next] != 0;
-      if (nb == 0) break;
-      const int r0 = (int)((int64_t)nb * tid / nth), r1 = (int)((int64_t)nb * (tid + 1) / nth);
-      for (int64_t r = begin, i = 0; r < next && i < r1; r++) {
-        if (targets[r] == 0) continue;
-        if (i >= r0) {
-          rows[i] = (int32_t)r;
-          memcpy(h + (size_t)i * C, hidden + r * C, (size_t)C * sizeof *h);
-        }
-        i++;
-      }
-      for (int c0 = r0; c0 < r1; c0 += CE_CHUNK) {
-        const int nc = r1 - c0 < CE_CHUNK ? r1 - c0 : CE_CHUNK;
-        float *zc = logits + (size_t)c0 * items;
-        kernel_sgemm(0, 1, nc, items, C, 1.0f, h + (size_t)c0 * C, C, w, C, 0.0f, zc, items);
-        for (int i = c0; i < c0 + nc; i++)
-          row_loss[i] = ce_row(logits + (size_t)i * items, items, targets[rows[i]] - 1,
-                               want_grad ? g_scale : 0.0f);
-        if (dhidden) {
-          float *dhc = dh + (size_t)c0 * C;
-          kernel_sgemm(0, 0, nc, C, items, 1.0f, zc, items, w, C, 0.0f, dhc, C);
-          for (int i = 0; i < nc; i++) {
-            float *out = dhidden + (int64_t)rows[c0 + i] * C;
-            for (int c = 0; c < C; c++) out[c] += dhc[(size_t)i * C + c];
-          }
-        }
-      }
+    int chunk = block_rows / nth - C;
+    if (chunk > CE_CHUNK) chunk = CE_CHUNK;
+    if (chunk >= CE_MIN_CHUNK && nth <= CE_MAX_ALONE) {
+      ce_rows_alone(&a, count, tid, nth, chunk, partial);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
       if (tid == 0)
-        for (int i = 0; i < nb; i++) total += row_loss[i];
-      if (dw) {
-        const int j0 = (int)((int64_t)items * tid / nth), j1 = (int)((int64_t)items * (tid + 1) / nth);
-        if (j1 > j0)
-          kernel_sgemm(1, 0, j1 - j0, C, nb, 1.0f, logits + j0, items, h, C, 1.0f,
-                       dw + (size_t)j0 * C, C);
-      }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+        for (int q = 0; q < nth; q++) total += partial[q];
+    } else {
+      ce_blocks(&a, tid, nth, &total);
     }
   }
   *loss = total / norm;

@@ -1,10 +1,16 @@
 /* ckpt.h5 read and write; see checkpoint.h. Tensors go through a host staging buffer so the
- * same code serves the CPU and CUDA backends. */
+ * same code serves the CPU and CUDA backends.
+ * Test-only: SEQREC_TEST_CHECKPOINT_PAUSE_MS=N says on stderr when a write begins and sleeps N ms
+ * after each tensor written, so that a test can kill mid-write (tests/crash_trials.sh); it
+ * changes no byte written. */
 #include "model/checkpoint.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/arena.h"
 #include "events/h5util.h"
@@ -56,6 +62,40 @@ cleanup:
   return st;
 }
 
+/* A checkpoint is what a run resumes from: one holding a NaN or an infinity would resume into
+ * a run that can only skip steps. Refused, naming the first bad tensor; the last good
+ * checkpoint stays. */
+static sr_status tensor_check_finite(const char *path, const char *h5path, const sr_tensor_desc *t,
+                                     const float *data) {
+  for (size_t i = 0; i < t->count; i++)
+    if (!isfinite(data[i]))
+      return sr_error(SR_EINTERNAL, "%s: %s[%zu] is %s: refusing to write a checkpoint with a "
+                      "non-finite value; the previous checkpoint, if any, is kept", path, h5path,
+                      i, isnan(data[i]) ? "NaN" : "infinite");
+  return SR_OK;
+}
+
+#define CHECKPOINT_PAUSE_ENV "SEQREC_TEST_CHECKPOINT_PAUSE_MS"
+
+static long pause_ms(void) {
+  const char *env = getenv(CHECKPOINT_PAUSE_ENV);
+  return env ? strtol(env, NULL, 10) : 0;
+}
+
+static void pause_announce(const char *path) {
+  if (pause_ms() <= 0) return;
+  fprintf(stderr, "checkpoint: writing %s, %ld ms per tensor (%s)\n", path, pause_ms(),
+          CHECKPOINT_PAUSE_ENV);
+  fflush(stderr);
+}
+
+static void pause_for_tests(void) {
+  const long ms = pause_ms();
+  if (ms <= 0) return;
+  const struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
 static sr_status state_write(hid_t f, const char *path, const sr_model *m,
                              const sr_train_state *s, const char *config_yaml) {
   const sr_model_dims *d = &m->dims;
@@ -78,6 +118,12 @@ static sr_status state_write(hid_t f, const char *path, const sr_model *m,
 sr_status sr_checkpoint_write(const char *path, const sr_model *m, const sr_kernels *k,
                               const sr_train_state *state, const char *config_yaml,
                               const float *best_params) {
+  return sr_checkpoint_write_vocab(path, m, k, state, config_yaml, best_params, NULL);
+}
+
+sr_status sr_checkpoint_write_vocab(const char *path, const sr_model *m, const sr_kernels *k,
+                                    const sr_train_state *state, const char *config_yaml,
+                                    const float *best_params, const sr_vocab *items) {
   sr_status st = SR_OK;
   char tmp[4096];
   hid_t f = H5I_INVALID_HID;
@@ -85,6 +131,7 @@ sr_status sr_checkpoint_write(const char *path, const sr_model *m, const sr_kern
   TRY(sr_h5_tmp_path(path, tmp, sizeof tmp));
   TRY_GOTO(sr_alloc(&host, (size_t)m->n_params, sizeof *host, "checkpoint staging buffer"));
   TRY_GOTO(sr_h5_create(tmp, &f));
+  pause_announce(path);
   const float *buffers[3] = {m->params, m->adam_m, m->adam_v};
   for (int b = 0; b < 4; b++) {
     const float *src = host;
@@ -98,13 +145,14 @@ sr_status sr_checkpoint_write(const char *path, const sr_model *m, const sr_kern
       const sr_tensor_desc *t = &m->layout.tensors[i];
       char h5path[256];
       snprintf(h5path, sizeof h5path, "%s/%s", buffer_groups[b], t->name);
+      TRY_GOTO(tensor_check_finite(path, h5path, t, src + t->offset));
       TRY_GOTO(tensor_write(f, tmp, h5path, t, src + t->offset));
+      pause_for_tests();
     }
   }
+  if (items) TRY_GOTO(sr_vocab_write(f, tmp, items));
   TRY_GOTO(state_write(f, tmp, m, state, config_yaml));
-  hid_t closing = f;
-  f = H5I_INVALID_HID;
-  TRY_GOTO(SR_H5_CHECK(H5Fclose(closing), tmp, "/"));
+  TRY_GOTO(sr_h5_file_close(&f, tmp));
   st = sr_h5_tmp_commit(tmp, path);
   sr_free(host);
   return st;

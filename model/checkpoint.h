@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "kernels/kernels.h"
 #include "model/sasrec.h"
+#include "model/vocab.h"
 
 #define SR_CHECKPOINT_FORMAT "seqrec-checkpoint"
 #define SR_CHECKPOINT_VERSION 1
@@ -34,6 +35,11 @@ typedef struct {
 sr_status sr_checkpoint_write(const char *path, const sr_model *m, const sr_kernels *k,
                               const sr_train_state *state, const char *config_yaml,
                               const float *best_params);
+/* The same, also keeping the item vocabulary (items: raw ids of the model's n_items items, or
+ * NULL) as /items/raw_id, so that model.init_from can match items by raw id. */
+sr_status sr_checkpoint_write_vocab(const char *path, const sr_model *m, const sr_kernels *k,
+                                    const sr_train_state *state, const char *config_yaml,
+                                    const float *best_params, const sr_vocab *items);
 /* Reads the dimensions and state without the tensors (to size a model before loading it). */
 sr_status sr_checkpoint_read_header(const char *path, sr_model_dims *dims, sr_train_state *state);
 /* Loads params (and the Adam moments when with_optimizer) into a model created with the

@@ -21,6 +21,7 @@
 #include "events/events.h"
 #include "kernels/kernels.h"
 #include "model/checkpoint.h"
+#include "model/vocab.h"
 #include "model/sasrec.h"
 #include "scorer/cli.h"
 #include "scorer/recs.h"
@@ -82,6 +83,8 @@ static sr_status items_check(const score_job *j) {
                     "neither the training data nor a later export with the same item ids "
                     "(check data.events and score.checkpoint)", ev, (long long)have,
                     (long long)known, ck);
+  /* Same count: the ids must also mean the same items, or rows would be read as other items. */
+  if (have == known) TRY(sr_vocab_check_same(ck, ev));
   if (have > known && !cfg->score.allow_new_items)
     return sr_error(SR_EINVAL, "%s has %lld items, %lld more than the %lld of checkpoint %s: "
                     "items %lld..%lld are new since training and have no trained embedding. Set "

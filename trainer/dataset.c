@@ -1,4 +1,4 @@
-/* Leave-one-out split, training windows and globally shuffled batches; see dataset.h. */
+/* Leave-one-out and temporal splits, training windows and globally shuffled batches; see dataset.h. */
 #include "trainer/dataset.h"
 
 #include <string.h>
@@ -16,8 +16,26 @@ static int64_t windows_of(int64_t train_len, int max_len) {
 
 sr_status sr_dataset_build(sr_dataset *ds, const sr_events_shard *shard, int max_len,
                            const sr_comm *comm) {
+  const sr_dataset_split loo = {0, 0};
+  return sr_dataset_build_split(ds, shard, max_len, &loo, comm);
+}
+
+/* Events of one user (times sorted) before the cut. */
+static int64_t events_before(const int64_t *time, int64_t n, int64_t cut) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (time[mid] < cut) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+sr_status sr_dataset_build_split(sr_dataset *ds, const sr_events_shard *shard, int max_len,
+                                 const sr_dataset_split *split, const sr_comm *comm) {
   sr_status st = SR_OK;
   memset(ds, 0, sizeof *ds);
+  ds->temporal = split->temporal;
+  ds->cut_time = split->cut_time;
   ds->shard = shard;
   ds->max_len = max_len;
   ds->rank = comm->rank;
@@ -29,9 +47,20 @@ sr_status sr_dataset_build(sr_dataset *ds, const sr_events_shard *shard, int max
   TRY_GOTO(sr_alloc(&ds->test_item, nu, sizeof *ds->test_item, "test targets"));
 
   int64_t n_windows = 0;
+  int64_t counts[2] = {0, 0}; /* cold users, users with a test target */
   for (int64_t u = 0; u < ds->n_users; u++) {
     const int64_t begin = shard->offset[u], n = shard->offset[u + 1] - begin;
-    if (n >= 3) {
+    if (split->temporal) {
+      /* Both targets index the history as in leave-one-out: valid = train_len, test = next. */
+      const int64_t before = events_before(shard->time + begin, n, split->cut_time);
+      if (before == 0) {
+        counts[0] += n > 0;
+      } else {
+        ds->train_len[u] = before - 1;
+        if (before >= 2) ds->valid_item[u] = shard->item[begin + before - 1];
+        if (before < n) ds->test_item[u] = shard->item[begin + before], counts[1]++;
+      }
+    } else if (n >= 3) {
       ds->train_len[u] = n - 2;
       ds->valid_item[u] = shard->item[begin + n - 2];
       ds->test_item[u] = shard->item[begin + n - 1];
@@ -60,6 +89,9 @@ sr_status sr_dataset_build(sr_dataset *ds, const sr_events_shard *shard, int max
   TRY_GOTO(sr_comm_allgather_i64(comm, n_windows, ds->rank_windows + 1));
   ds->rank_windows[0] = 0;
   for (int r = 0; r < ds->world; r++) ds->rank_windows[r + 1] += ds->rank_windows[r];
+  TRY_GOTO(sr_comm_allreduce_sum_i64(comm, counts, 2));
+  ds->cold_users = counts[0];
+  ds->warm_test_users = counts[1];
   return SR_OK;
 cleanup:
   sr_dataset_free(ds);

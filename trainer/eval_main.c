@@ -1,6 +1,6 @@
 /* `seqrec eval -c config.yaml`: the metrics of checkpoint score.checkpoint on the held-out
- * items of data.events (leave-one-out), with the popularity baseline beside them, printed as
- * the trainer prints them. score.checkpoint, not train.checkpoint: eval judges the model that
+ * items of data.events (data.split: leave-one-out or temporal), with the popularity baseline
+ * beside them, printed as the trainer prints them. score.checkpoint, not train.checkpoint: eval judges the model that
  * `seqrec score` would serve, and the two read the same key. Not for training (train.c). */
 #include <string.h>
 
@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "model/checkpoint.h"
 #include "model/sasrec.h"
+#include "model/vocab.h"
 #include "trainer/dataset.h"
 #include "trainer/eval.h"
 #include "trainer/evaluate.h"
@@ -48,8 +49,6 @@ static sr_status eval_setup_local(eval_job *e, int argc, char **argv) {
   if (!cfg->score.checkpoint[0])
     return sr_error(SR_EINVAL, "%s: score.checkpoint is not set: name the checkpoint to evaluate",
                     where);
-  if (cfg->data.split != SR_SPLIT_LEAVE_ONE_OUT)
-    return sr_error(SR_ENOTBUILT, "data.split: temporal is not built yet (use leave_one_out)");
   sr_status st = sr_checkpoint_read_header(cfg->score.checkpoint, &e->dims, &e->state);
   if (st != SR_OK) {
     sr_error_context("score.checkpoint");
@@ -65,6 +64,8 @@ static sr_status eval_setup_local(eval_job *e, int argc, char **argv) {
                     "the data it was trained on (data.events, score.checkpoint)",
                     cfg->data.events, (long long)e->shard.n_items, cfg->score.checkpoint,
                     e->dims.n_items);
+  st = sr_vocab_check_same(cfg->score.checkpoint, cfg->data.events);
+  if (st != SR_OK) return st;
   if (e->state.events_fingerprint[0] &&
       strcmp(e->state.events_fingerprint, e->shard.fingerprint) != 0)
     sr_warn("%s is not the data %s was trained on (fingerprint %s, trained on %s): its held-out "
@@ -95,8 +96,14 @@ static sr_status eval_run(eval_job *e) {
   sr_metrics pop_valid, valid, pop_test, test;
   /* The dataset's windows use the checkpoint's max_len: the held-out inputs must be what the
    * model was trained to read. */
-  TRY(sr_dataset_build(&e->ds, &e->shard, e->dims.max_len, e->comm));
+  const sr_dataset_split split = {.temporal = cfg->data.split == SR_SPLIT_TEMPORAL,
+                                  .cut_time = cfg->data.split_time};
+  TRY(sr_dataset_build_split(&e->ds, &e->shard, e->dims.max_len, &split, e->comm));
   e->ds_made = 1;
+  if (split.temporal)
+    sr_info("temporal split at %lld: test = each user's first event at or after it; %lld users, "
+            "%lld cold users (no event before it) left out", (long long)split.cut_time,
+            (long long)e->ds.warm_test_users, (long long)e->ds.cold_users);
   sr_info("eval: %s (step %lld, epoch %lld) on %s: %lld users, %d items, %d rank%s",
           cfg->score.checkpoint, (long long)e->state.step, (long long)e->state.epoch,
           cfg->data.events, (long long)e->shard.n_users, n_items, e->comm->size,

@@ -23,6 +23,8 @@
 #include "events/events.h"
 #include "kernels/kernels.h"
 #include "model/checkpoint.h"
+#include "model/checkpoint_remap.h"
+#include "model/vocab.h"
 #include "model/sasrec.h"
 #include "trainer/dataset.h"
 #include "trainer/evaluate.h"
@@ -34,6 +36,7 @@ typedef struct {
   sr_config cfg;
   char *config_yaml;
   sr_events_shard shard;
+  sr_vocab vocab;        /* raw ids of data.events' items: kept in every checkpoint */
   sr_dataset ds;
   sr_kernels k;
   sr_model m;
@@ -56,7 +59,36 @@ typedef struct {
   float *best_params;    /* host [n_params]: weights of the best validation so far */
   FILE *metrics;         /* rank 0: metrics.jsonl beside the checkpoint */
   int resumed;           /* the state came from train.checkpoint */
+  int failed_together;   /* the error returned is every rank's (see trainer_train_main) */
+  int64_t nonfinite_in_row; /* skipped steps since the last finite one (not checkpointed) */
+  /* test-only faults, see test_faults_read */
+  int fail_rank;         /* -1: none */
+  int64_t fail_step;
+  const char *nan_steps; /* "3,4,5" or NULL */
 } trainer;
+
+/* Test-only faults (tests/rank_*.sh, tests/nonfinite_*.sh), read once at start:
+ * SEQREC_TEST_FAIL_RANK=r with SEQREC_TEST_FAIL_STEP=s makes rank r return an error at step s,
+ * alone, as a rank whose device or disk fails would; SEQREC_TEST_NAN_STEPS=3,4,5 puts a NaN
+ * into the last rank's gradient before the all-reduce of those steps. */
+static void test_faults_read(trainer *t) {
+  const char *rank = getenv("SEQREC_TEST_FAIL_RANK"), *step = getenv("SEQREC_TEST_FAIL_STEP");
+  t->fail_rank = rank && step ? atoi(rank) : -1;
+  t->fail_step = step ? strtoll(step, NULL, 10) : 0;
+  t->nan_steps = getenv("SEQREC_TEST_NAN_STEPS");
+}
+
+/* Whether step is in a comma-separated list of numbers. */
+static int step_listed(const char *list, int64_t step) {
+  for (const char *p = list; p && *p;) {
+    char *end;
+    const long long s = strtoll(p, &end, 10);
+    if (end == p) return 0;
+    if (s == step) return 1;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return 0;
+}
 
 static int negatives_per_position(const sr_config *cfg) {
   if (cfg->train.loss == SR_LOSS_BCE) return 1;
@@ -158,8 +190,6 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
   if (!cfg->train.checkpoint[0])
     return sr_error(SR_EINVAL, "%s: train.checkpoint is not set",
                     cfg->source[0] ? cfg->source : "configuration");
-  if (cfg->data.split != SR_SPLIT_LEAVE_ONE_OUT)
-    return sr_error(SR_ENOTBUILT, "data.split: temporal is not built yet (use leave_one_out)");
   if (cfg->train.precision != SR_PRECISION_FP32)
     return sr_error(SR_ENOTBUILT, "train.precision: bf16 is not built yet (use fp32)");
   TRY(sr_config_to_yaml(cfg, &t->config_yaml));
@@ -175,7 +205,19 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
     sr_error_context("data.events");
     return st;
   }
-  TRY(sr_dataset_build(&t->ds, &t->shard, cfg->data.max_len, t->comm));
+  st = sr_vocab_read(cfg->data.events, &t->vocab);
+  if (st != SR_OK) {
+    sr_error_context("data.events");
+    return st;
+  }
+  const sr_dataset_split split = {.temporal = cfg->data.split == SR_SPLIT_TEMPORAL,
+                                  .cut_time = cfg->data.split_time};
+  TRY(sr_dataset_build_split(&t->ds, &t->shard, cfg->data.max_len, &split, t->comm));
+  if (split.temporal)
+    sr_info("temporal split at %lld: training on events before it; %lld users have a test "
+            "event after it, %lld cold users (no event before it) are left out of the metrics",
+            (long long)split.cut_time, (long long)t->ds.warm_test_users,
+            (long long)t->ds.cold_users);
   t->global_batch = (int64_t)cfg->train.batch_size * t->comm->size;
   t->steps_per_epoch = sr_dataset_steps_per_epoch(&t->ds, t->global_batch);
   if (t->steps_per_epoch == 0)
@@ -292,12 +334,17 @@ static sr_status trainer_start_state(trainer *t) {
   }
   TRY(sr_model_init_weights(&t->m, &t->k, cfg->train.seed));
   if (cfg->model.init_from[0]) {
-    const sr_status st = sr_checkpoint_read(cfg->model.init_from, &t->m, &t->k, 0, NULL);
+    sr_vocab_match_counts c;
+    const sr_status st = sr_checkpoint_read_remapped(cfg->model.init_from, &t->m, &t->k,
+                                                     &t->vocab, cfg->model.init_optimizer, &c);
     if (st != SR_OK) {
       sr_error_context("model.init_from");
       return st;
     }
-    sr_info("weights from %s", cfg->model.init_from);
+    sr_info("weights%s from %s: %lld items kept (%lld under a new id), %lld new (random rows), "
+            "%lld dropped", cfg->model.init_optimizer ? " and Adam moments" : "",
+            cfg->model.init_from, (long long)c.kept, (long long)c.moved, (long long)c.added,
+            (long long)c.dropped);
   }
   return t->k.download(&t->k, t->best_params, t->m.params, (size_t)t->m.n_params * sizeof(float));
 }
@@ -339,6 +386,14 @@ static sr_status metrics_open(trainer *t) {
   if (!t->metrics)
     return sr_error(SR_EIO, "%s: cannot open for appending: %s", path, strerror(errno));
   return SR_OK;
+}
+
+/* x as a JSON number, or null for NaN and infinities (a skipped step's), which JSON cannot
+ * hold: metrics.jsonl stays readable by any JSON reader. */
+static const char *json_number(char *buf, size_t size, int digits, double x) {
+  if (!isfinite(x)) return "null";
+  snprintf(buf, size, "%.*g", digits, x);
+  return buf;
 }
 
 static void metrics_log(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -392,9 +447,11 @@ static sr_status checkpoint_save(trainer *t) {
   TRY(replicas_check(t));
   sr_status st = SR_OK;
   if (t->comm->rank == 0)
-    st = sr_checkpoint_write(t->cfg.train.checkpoint, &t->m, &t->k, &t->state, t->config_yaml,
-                             t->best_params);
-  return sr_comm_agree(t->comm, st);
+    st = sr_checkpoint_write_vocab(t->cfg.train.checkpoint, &t->m, &t->k, &t->state,
+                                   t->config_yaml, t->best_params, &t->vocab);
+  st = sr_comm_agree(t->comm, st);
+  t->failed_together = st != SR_OK;
+  return st;
 }
 
 /* Forward, loss and backward of n windows (rows [first, first + n) of the step's windows),
@@ -460,6 +517,10 @@ static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, do
   const sr_kernels *k = &t->k;
   sr_model *m = &t->m;
   const int64_t B = cfg->train.batch_size;
+  if (t->comm->rank == t->fail_rank && t->state.step + 1 == t->fail_step)
+    return sr_error(SR_EINTERNAL, "step %lld: failing on purpose (SEQREC_TEST_FAIL_RANK=%d, "
+                    "SEQREC_TEST_FAIL_STEP=%lld)", (long long)t->fail_step, t->fail_rank,
+                    (long long)t->fail_step);
   const int64_t n = sr_dataset_batch(&t->ds, cfg->train.seed, epoch, step_in_epoch,
                                      t->global_batch, t->windows);
   int64_t global_targets =
@@ -473,6 +534,10 @@ static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, do
                         (double)global_targets, &loss));
   /* Sum over ranks: each rank's gradient is already divided by the global target count. */
   TRY(k->synchronize(k));
+  if (t->comm->rank == t->comm->size - 1 && step_listed(t->nan_steps, t->state.step + 1)) {
+    const float nan = NAN;
+    TRY(k->upload(k, m->grads, &nan, sizeof nan));
+  }
   TRY(sr_comm_allreduce_sum_f32(t->comm, m->grads, (size_t)m->n_params));
   TRY(sr_comm_allreduce_sum_f64(t->comm, &loss, 1));
   double norm = 0.0;
@@ -483,10 +548,12 @@ static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, do
   *norm_out = norm;
   if (!isfinite(norm) || !isfinite(loss)) {
     t->state.skipped_steps++;
+    t->nonfinite_in_row++;
     sr_warn("step %lld: non-finite loss or gradient; step skipped (%lld so far)",
             (long long)t->state.step, (long long)t->state.skipped_steps);
     return SR_OK;
   }
+  t->nonfinite_in_row = 0;
   sr_adamw opt = {.lr = (float)kernel_lr_at(&t->schedule, t->state.step), .beta1 = 0.9f,
                   .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = cfg->train.weight_decay,
                   .step = t->state.step,
@@ -496,6 +563,20 @@ static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, do
   return k->adamw_update(k, m->params + m->n_decay, m->adam_m + m->n_decay,
                          m->adam_v + m->n_decay, m->grads + m->n_decay,
                          m->n_params - m->n_decay, &opt);
+}
+
+/* After train.max_nonfinite_steps skipped steps in a row the run has diverged: more steps would
+ * only skip too. Every rank judges the same all-reduced numbers, so all stop here together. */
+static sr_status nonfinite_check(trainer *t) {
+  const int limit = t->cfg.train.max_nonfinite_steps;
+  if (limit == 0 || t->nonfinite_in_row < limit) return SR_OK;
+  t->failed_together = 1;
+  return sr_error(SR_EINVAL, "step %lld: the loss or gradient was not finite for %lld steps in a "
+                  "row (steps %lld to %lld; train.max_nonfinite_steps %d): training diverged; "
+                  "lower train.lr or raise train.warmup_steps. %s is left as it was",
+                  (long long)t->state.step, (long long)t->nonfinite_in_row,
+                  (long long)(t->state.step - t->nonfinite_in_row + 1), (long long)t->state.step,
+                  limit, t->cfg.train.checkpoint);
 }
 
 static sr_status trainer_run(trainer *t) {
@@ -531,13 +612,17 @@ static sr_status trainer_run(trainer *t) {
   while (!t->state.finished && !stop && t->state.epoch < cfg->train.epochs) {
     const int64_t epoch = t->state.epoch;
     for (int64_t s = first; s < t->steps_per_epoch; s++) {
-      double loss, norm;
-      int64_t n_targets;
+      double loss = 0.0, norm = 0.0;
+      int64_t n_targets = 0;
       TRY(train_step(t, epoch, s, &loss, &n_targets, &norm));
-      metrics_log(t, "{\"kind\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%.17g,"
-                  "\"lr\":%.6g,\"grad_norm\":%.6g,\"targets\":%lld}",
-                  (long long)t->state.step, (long long)epoch, loss,
-                  kernel_lr_at(&t->schedule, t->state.step), norm, (long long)n_targets);
+      char loss_text[32], norm_text[32];
+      metrics_log(t, "{\"kind\":\"train\",\"step\":%lld,\"epoch\":%lld,\"loss\":%s,"
+                  "\"lr\":%.6g,\"grad_norm\":%s,\"targets\":%lld}",
+                  (long long)t->state.step, (long long)epoch,
+                  json_number(loss_text, sizeof loss_text, 17, loss),
+                  kernel_lr_at(&t->schedule, t->state.step),
+                  json_number(norm_text, sizeof norm_text, 6, norm), (long long)n_targets);
+      TRY(nonfinite_check(t));
       window_targets += n_targets;
       window_steps++;
       const double now = sr_time_now();
@@ -592,10 +677,12 @@ static sr_status trainer_run(trainer *t) {
   }
   if (stop) {
     TRY(checkpoint_save(t));
-    if (stop == 2)
+    if (stop == 2) {
+      t->failed_together = 1; /* every rank saw the signal in the same all-reduce */
       return sr_error(SR_EINTERRUPTED, "stopped by a signal after step %lld; %s is written: run "
                       "the same command again to resume", (long long)t->state.step,
                       cfg->train.checkpoint);
+    }
     sr_info("stopped at step %lld (train.max_steps); run again to resume",
             (long long)t->state.step);
     return SR_OK;
@@ -625,6 +712,7 @@ static void trainer_free(trainer *t) {
   kernels_close(&t->k);
   sr_dataset_free(&t->ds);
   sr_events_shard_free(&t->shard);
+  sr_vocab_free(&t->vocab);
   sr_free(t->windows);
   sr_free(t->step_inputs);
   sr_free(t->step_targets);
@@ -642,6 +730,7 @@ sr_status trainer_train_main(const sr_comm *comm, int argc, char **argv) {
   memset(&t, 0, sizeof t);
   t.comm = comm;
   sr_interrupt_install();
+  test_faults_read(&t);
   const double start = sr_time_now();
   sr_status st = trainer_setup(&t, argc, argv);
   st = sr_comm_agree(comm, st);
@@ -652,6 +741,11 @@ sr_status trainer_train_main(const sr_comm *comm, int argc, char **argv) {
   }
   st = sr_comm_agree(comm, st);
   if (st == SR_OK) st = trainer_run(&t);
+  /* A rank failing alone (its memory, device or disk) leaves the others waiting in the next
+   * collective: it stops the whole job, naming itself and the cause. Failures that every rank
+   * reached together (agreed on, or decided from all-reduced numbers) end normally. */
+  if (st != SR_OK && comm->size > 1 && !t.failed_together)
+    sr_comm_abort(comm, st, sr_error_message());
   char took[32];
   sr_format_duration(sr_time_now() - start, took, sizeof took);
   if (st == SR_OK)
