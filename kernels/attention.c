@@ -46,6 +46,7 @@ static int has_hole(const int32_t *ids_b, int t0, int T) {
   return 0;
 }
 
+/* Threads for `tasks` independent (sequence, head) pairs costing `work` multiply-adds. */
 static int att_threads(int64_t tasks, int64_t work) {
   int n = 1;
 #ifdef _OPENMP
@@ -56,8 +57,7 @@ static int att_threads(int64_t tasks, int64_t work) {
   return n;
 }
 
-/* One (sequence, head): its rows of queries, keys, values and outputs, and its [T, T]
- * probabilities. */
+/* One (sequence, head): its rows of queries, keys and values, and its [T, T] probabilities. */
 typedef struct {
   int64_t bh;                     /* b * H + h: numbers the dropout elements */
   int T, D, ld, t0;
@@ -171,9 +171,10 @@ static void attention_backward_loops(const att_task *a, float *dq_all, float *dk
 
 /* ---- sgemm path (tokens t0..T-1, no hole) ---------------------------------------------------
  * Row block i0..i1 (m rows) sees keys t0..i1: keys t0..i0 come before every query of the
- * block (sgemm), keys i0..i1 form the causal triangle. Scores of the triangle's future keys are
- * computed and then overwritten by the mask; probabilities times values and the query
- * gradient are summed over the triangle with loops, so no future value or key is ever read. */
+ * block (sgemm), keys i0..i1 form the causal triangle. The sgemms compute scores (and, in
+ * backward, d probabilities) against the triangle's future keys too, but those are overwritten,
+ * never multiplied; outputs and query gradients sum the triangle with loops over s <= t. So
+ * nothing of slot t depends on a later slot, not even on a NaN there. */
 
 /* Softmax of one query's scores p[t0..t] in place; zeros elsewhere in its row of T. */
 SR_VECTOR_CLONES static void softmax_causal_row(float *p, int t0, int t, int T) {

@@ -96,12 +96,12 @@ checkpoint_complete() {
 # write_begins DIR N: returns once the N-th checkpoint write of the run in DIR has begun (the
 # writer says so on stderr when SEQREC_TEST_CHECKPOINT_PAUSE_MS is set).
 write_begins() {
-  for _ in $(seq 1 5000); do
-    [ "$(grep -c "^checkpoint: writing" "$1/log.txt")" -lt "$2" ] || return 0
+  local until=$(( $(now_ms) + 300000 ))
+  while [ "$(grep -c "^checkpoint: writing" "$1/log.txt")" -lt "$2" ]; do
     kill -0 "$victim" 2>/dev/null || fail "$1: the run ended before checkpoint write $2 began"
+    [ "$(now_ms)" -lt "$until" ] || fail "$1: checkpoint write $2 did not begin within 300 s"
     sleep 0.002
   done
-  fail "$1: checkpoint write $2 never began"
 }
 
 sleep_ms() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }

@@ -82,11 +82,12 @@ SEQREC_TEST_FAIL_RANK=0 SEQREC_TEST_FAIL_STEP=3 timeout -k 5 "$LIMIT" "$SEQREC" 
 # (b) rank 1 of 2 killed with SIGKILL after step 60 (past the first checkpoints).
 rm -f ckpt.h5 metrics.jsonl
 launch 2 kill.txt
-for _ in $(seq 1 3000); do
+for _ in $(seq 1 12000); do
   grep -q '"step":60,' metrics.jsonl 2>/dev/null && break
   kill -0 "$pid" 2>/dev/null || fail "training ended early: $(tail -5 kill.txt)"
   sleep 0.01
 done
+ranks=$(pgrep -P "$pid" | tr '\n' ' ' || true)
 victim=
 for p in $ranks; do
   tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && victim=$p

@@ -36,13 +36,14 @@ launch() {
 # wait_for DIR WHAT: until DIR/metrics.jsonl has train step WHAT, or DIR/ckpt.h5.tmp exists
 # (WHAT = write).
 wait_for() {
-  for _ in $(seq 1 3000); do
+  local until=$(( $(now_ms) + 120000 ))
+  while [ "$(now_ms)" -lt "$until" ]; do
     if [ "$2" = write ]; then [ -e "$1/ckpt.h5.tmp" ] && return; else
       grep -q "\"step\":$2," "$1/metrics.jsonl" 2>/dev/null && return; fi
     kill -0 "$pid" 2>/dev/null || fail "$1: training ended before the signal: $(tail -3 "$1/log.txt")"
     sleep 0.01
   done
-  fail "$1: step $2 never came"
+  fail "$1: step $2 did not come within 120 s"
 }
 # signal_run DIR NP SIG WHEN: signals the run at WHEN, waits; sets rc, took (ms) and step (the
 # checkpoint's).
