@@ -352,11 +352,26 @@ static sr_status trainer_start_state(trainer *t) {
 /* Rank 0 opens metrics.jsonl for appending after dropping what the run will write again: lines
  * after the checkpoint's step when resuming (written after the last checkpoint by a run that
  * was cut short), every line when starting afresh. So the file reads like one uninterrupted run.
- * A finished run that is run again reports on stdout only. */
+ * A finished run that is run again reports on stdout only, unless its test lines are missing. */
 static sr_status metrics_open(trainer *t) {
-  if (t->comm->rank != 0 || t->state.finished) return SR_OK;
+  if (t->comm->rank != 0) return SR_OK;
   char path[SR_PATH_MAX], tmp[SR_PATH_MAX + 8];
   metrics_path(t->cfg.train.checkpoint, path, sizeof path);
+  if (t->state.finished) {
+    /* A run killed between its final checkpoint and its test lines gets them now. */
+    FILE *in = fopen(path, "r");
+    int has_test = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (in && !has_test && getline(&line, &cap, in) > 0)
+      has_test = strstr(line, "\"kind\":\"test\"") != NULL;
+    free(line);
+    if (in) fclose(in);
+    if (has_test) return SR_OK;
+    t->metrics = fopen(path, "a");
+    return t->metrics ? SR_OK : sr_error(SR_EIO, "%s: cannot open for appending: %s", path,
+                                         strerror(errno));
+  }
   const int64_t keep = t->resumed ? t->state.step : -1; /* lines with step <= keep stay */
   FILE *in = fopen(path, "r");
   if (in) {
