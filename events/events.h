@@ -95,6 +95,12 @@ void sr_events_shard_free(sr_events_shard *shard);
 sr_status sr_events_read_raw_ids(const char *path, const char *dataset, int64_t begin,
                                  int64_t end, char **ids, int *width);
 
+/* /items/content whole: *content = float32 [n_items + 1, *dim] (row 0, the padding row, is
+ * returned as zeros whatever the file holds). *dim = 0 and *content = NULL when the file has no
+ * content. SR_EFORMAT when its shape does not match n_items or a value is not finite (the
+ * message names the row). */
+sr_status sr_events_read_content(const char *path, int64_t n_items, int *dim, float **content);
+
 /* ---- checking --------------------------------------------------------------------------- */
 
 /* Checks that PATH is a complete events.h5 of this version: attributes, dataset types and

@@ -1,6 +1,7 @@
 /* The sharded events.h5 reader (events.h): each rank opens the file on its own, reads the user
  * offsets, picks its user range and reads one hyperslab per events dataset.
  * Not for checking whole files (events_check.c) or writing them (events_write.c). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -199,6 +200,39 @@ cleanup:
   if (st != SR_OK) {
     sr_free(*ids);
     *ids = NULL;
+  }
+  return st;
+}
+
+sr_status sr_events_read_content(const char *path, int64_t n_items, int *dim, float **content) {
+  *dim = 0;
+  *content = NULL;
+  sr_status st = SR_OK;
+  hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+  int64_t dims[2];
+  TRY_GOTO(sr_h5_open_read(path, &file));
+  if (!sr_h5_exists(file, "/items/content")) goto cleanup;
+  TRY_GOTO(sr_h5_dataset_open(file, path, "/items/content", &dset));
+  TRY_GOTO(sr_h5_dataset_expect(dset, path, "/items/content", H5T_NATIVE_FLOAT, 2, dims));
+  if (dims[0] != n_items + 1 || dims[1] < 1 || dims[1] > 1 << 16)
+    FAIL_GOTO(SR_EFORMAT, "%s: /items/content is [%lld, %lld], expected [%lld, D] (n_items + 1 "
+              "rows, 1 <= D <= 65536)", path, (long long)dims[0], (long long)dims[1],
+              (long long)(n_items + 1));
+  TRY_GOTO(sr_alloc(content, (size_t)dims[0], (size_t)dims[1] * sizeof **content, "item content"));
+  TRY_GOTO(sr_h5_read_rows(dset, path, "/items/content", H5T_NATIVE_FLOAT, 0, dims[0], *content));
+  for (int64_t i = 0; i < dims[0] * dims[1]; i++)
+    if (!isfinite((*content)[i]))
+      FAIL_GOTO(SR_EFORMAT, "%s: /items/content[%lld, %lld] is not finite", path,
+                (long long)(i / dims[1]), (long long)(i % dims[1]));
+  memset(*content, 0, (size_t)dims[1] * sizeof **content); /* the padding row */
+  *dim = (int)dims[1];
+cleanup:
+  sr_h5_close(&dset);
+  sr_h5_close(&file);
+  if (st != SR_OK) {
+    sr_free(*content);
+    *content = NULL;
+    *dim = 0;
   }
   return st;
 }
