@@ -58,6 +58,7 @@ static const char *const loss_names[] = {"ce", "sampled_ce", "bce", NULL};
 static const char *const schedule_names[] = {"constant", "linear", "cosine", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
 static const char *const device_names[] = {"auto", "cpu", "cuda", NULL};
+static const char *const new_items_names[] = {"auto", "exclude", "include", "only", NULL};
 
 /* The schema, in the order of DESIGN.md; the keys of a section stay together. */
 static const config_key schema[] = {
@@ -75,6 +76,8 @@ static const config_key schema[] = {
                    "checkpoint to fine-tune from; null = random init"),
     BOOL("model.init_optimizer", model.init_optimizer, "false",
          "init_from: carry the Adam moments over too (per item for the item table)"),
+    BOOL("model.item_content", model.item_content, "false",
+         "add a learned projection of data.events' /items/content to every item's embedding"),
     ENUM("train.loss", train.loss, "ce", loss_names, "training loss"),
     INT("train.negatives", train.negatives, "0", 0, 1 << 20, "sampled_ce: negatives per position"),
     INT("train.batch_size", train.batch_size, "128", 1, 1 << 20, "sequences per rank per step"),
@@ -105,7 +108,8 @@ static const config_key schema[] = {
     STRING("score.output", score.output, "runs/x/recs.h5", "recommendations file to write"),
     STRING_OR_NULL("score.users", score.users, "null", "file of raw user ids to score; null = all"),
     STRING_OR_NULL("score.user_range", score.user_range, "null", "dense ids BEGIN:END; null = all"),
-    BOOL("score.allow_new_items", score.allow_new_items, "false", "score data with newer items"),
+    ENUM("score.new_items", score.new_items, "auto", new_items_names,
+         "items new since training: auto, exclude, include or only (include/only need content)"),
 };
 enum { n_keys = sizeof schema / sizeof schema[0] };
 

@@ -16,6 +16,13 @@ typedef enum { SR_SPLIT_LEAVE_ONE_OUT, SR_SPLIT_TEMPORAL } sr_split_kind;
 typedef enum { SR_LOSS_CE, SR_LOSS_SAMPLED_CE, SR_LOSS_BCE } sr_loss_kind;
 typedef enum { SR_PRECISION_FP32, SR_PRECISION_BF16 } sr_precision;
 typedef enum { SR_DEVICE_AUTO, SR_DEVICE_CPU, SR_DEVICE_CUDA } sr_device_kind;
+/* score.new_items: whether items the checkpoint was not trained on may be recommended. */
+typedef enum {
+  SR_NEW_ITEMS_AUTO,    /* include with a content model, else exclude */
+  SR_NEW_ITEMS_EXCLUDE, /* never recommended */
+  SR_NEW_ITEMS_INCLUDE, /* candidates like every other item (needs content vectors) */
+  SR_NEW_ITEMS_ONLY     /* the only candidates: a shelf of new items (needs content vectors) */
+} sr_new_items_kind;
 /* train.schedule. kernels/kernels.h numbers its sr_lr_kind differently: convert with a switch. */
 typedef enum { SR_SCHEDULE_CONSTANT, SR_SCHEDULE_LINEAR, SR_SCHEDULE_COSINE } sr_schedule_kind;
 
@@ -37,6 +44,7 @@ typedef struct {
     float dropout;
     char init_from[SR_PATH_MAX]; /* "" = random init */
     int init_optimizer;         /* init_from: carry the Adam moments over too */
+    int item_content;           /* add a learned projection of /items/content to the item table */
   } model;
   struct {
     sr_loss_kind loss;
@@ -68,7 +76,7 @@ typedef struct {
     char output[SR_PATH_MAX];
     char users[SR_PATH_MAX];    /* file of raw user ids to score, one per line; "" = all */
     char user_range[64];        /* "BEGIN:END" dense user ids to score; "" = all */
-    int allow_new_items;        /* boolean: score events.h5 with items the checkpoint lacks */
+    sr_new_items_kind new_items; /* items of events.h5 the checkpoint lacks */
   } score;
   char source[SR_PATH_MAX];     /* the file it was loaded from, "" for defaults only */
 } sr_config;

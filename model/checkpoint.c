@@ -110,6 +110,9 @@ static sr_status state_write(hid_t f, const char *path, const sr_model *m,
       {"skipped_steps", s->skipped_steps}};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
     TRY(sr_h5_attr_write_i64(f, path, "/", ints[i].name, ints[i].value));
+  /* Only a model with content has the attribute: older readers see no change. */
+  if (d->content_dim > 0)
+    TRY(sr_h5_attr_write_i64(f, path, "/", "content_dim", d->content_dim));
   TRY(attr_write_f64(f, path, "best_metric", s->best_metric));
   TRY(sr_h5_attr_write_str(f, path, "/", "events_fingerprint", s->events_fingerprint));
   return sr_h5_attr_write_str(f, path, "/", "config", config_yaml ? config_yaml : "");
@@ -181,6 +184,13 @@ static sr_status header_read(hid_t f, const char *path, sr_model_dims *d, sr_tra
   for (int i = 0; i < 14; i++) TRY(sr_h5_attr_read_i64(f, path, "/", names[i], &v[i]));
   *d = (sr_model_dims){.n_items = (int)v[0], .max_len = (int)v[1], .d_model = (int)v[2],
                        .n_layers = (int)v[3], .n_heads = (int)v[4], .d_ff = (int)v[5]};
+  if (sr_h5_attr_exists(f, "content_dim")) {
+    int64_t dim = 0;
+    TRY(sr_h5_attr_read_i64(f, path, "/", "content_dim", &dim));
+    if (dim < 1 || dim > 1 << 16)
+      return sr_error(SR_EFORMAT, "%s: /: attribute content_dim is %lld", path, (long long)dim);
+    d->content_dim = (int)dim;
+  }
   memset(s, 0, sizeof *s);
   s->step = v[6];
   s->epoch = v[7];
@@ -233,10 +243,10 @@ sr_status sr_checkpoint_read(const char *path, sr_model *m, const sr_kernels *k,
   if (memcmp(&dims, &m->dims, sizeof dims) != 0)
     FAIL_GOTO(SR_EINVAL,
               "%s: checkpoint holds a model of %d items, max_len %d, d_model %d, %d layers, %d "
-              "heads, d_ff %d; the configuration asks for %d, %d, %d, %d, %d, %d",
-              path, dims.n_items, dims.max_len, dims.d_model, dims.n_layers, dims.n_heads,
-              dims.d_ff, m->dims.n_items, m->dims.max_len, m->dims.d_model, m->dims.n_layers,
-              m->dims.n_heads, m->dims.d_ff);
+              "heads, d_ff %d, content dim %d; the configuration asks for %d, %d, %d, %d, %d, %d, "
+              "%d", path, dims.n_items, dims.max_len, dims.d_model, dims.n_layers, dims.n_heads,
+              dims.d_ff, dims.content_dim, m->dims.n_items, m->dims.max_len, m->dims.d_model,
+              m->dims.n_layers, m->dims.n_heads, m->dims.d_ff, m->dims.content_dim);
   TRY_GOTO(sr_alloc(&host, (size_t)m->n_params, sizeof *host, "checkpoint staging buffer"));
   float *buffers[3] = {m->params, m->adam_m, m->adam_v};
   for (int b = 0; b < (with_optimizer ? 3 : 1); b++) {
@@ -247,6 +257,7 @@ sr_status sr_checkpoint_read(const char *path, sr_model *m, const sr_kernels *k,
       TRY_GOTO(tensor_read(f, path, h5path, t, host + t->offset));
     }
     TRY_GOTO(k->upload(k, buffers[b], host, (size_t)m->n_params * sizeof *host));
+    m->act.items_ready = 0;
   }
   if (best_params) {
     const int has_best = sr_h5_exists(f, "/best/params");

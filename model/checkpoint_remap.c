@@ -38,7 +38,9 @@ static sr_status dims_check(const char *path, const sr_model_dims *saved, const 
       {"model.d_model", saved->d_model, d->d_model},
       {"model.n_layers", saved->n_layers, d->n_layers},
       {"model.n_heads", saved->n_heads, d->n_heads},
-      {"model.d_ff", saved->d_ff, d->d_ff}};
+      {"model.d_ff", saved->d_ff, d->d_ff},
+      {"the content dimension (model.item_content, /items/content)", saved->content_dim,
+       d->content_dim}};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (keys[i].saved != keys[i].now)
       return sr_error(SR_EINVAL, "%s: the checkpoint has %s %d, the configuration %d: fine-tuning "
@@ -48,10 +50,11 @@ static sr_status dims_check(const char *path, const sr_model_dims *saved, const 
 
 sr_status sr_checkpoint_read_remapped(const char *path, sr_model *m, const sr_kernels *k,
                                       const sr_vocab *cur, int with_optimizer,
-                                      sr_vocab_match_counts *counts) {
+                                      sr_vocab_match_counts *counts, uint8_t *known) {
   sr_model_dims saved;
   sr_train_state state;
   memset(counts, 0, sizeof *counts);
+  if (known) memset(known, 0, (size_t)m->dims.n_items + 1);
   TRY(sr_checkpoint_read_header(path, &saved, &state));
   TRY(dims_check(path, &saved, &m->dims));
   if (cur->n_items != m->dims.n_items)
@@ -73,6 +76,7 @@ sr_status sr_checkpoint_read_remapped(const char *path, sr_model *m, const sr_ke
                 path, saved.n_items, m->dims.n_items);
     TRY_GOTO(sr_checkpoint_read(path, m, k, with_optimizer, NULL));
     counts->kept = m->dims.n_items;
+    if (known) memset(known + 1, 1, (size_t)m->dims.n_items);
     goto cleanup;
   }
   TRY_GOTO(sr_vocab_read(path, &old));
@@ -83,6 +87,8 @@ sr_status sr_checkpoint_read_remapped(const char *path, sr_model *m, const sr_ke
   const int64_t C = m->dims.d_model;
   TRY_GOTO(sr_alloc(&old_row, (size_t)V, sizeof *old_row, "item match"));
   TRY_GOTO(sr_vocab_match(&old, path, cur, old_row, counts));
+  if (known)
+    for (int64_t item = 1; item < V; item++) known[item] = old_row[item] > 0;
   TRY_GOTO(sr_alloc(&host, (size_t)m->n_params, sizeof *host, "checkpoint staging buffer"));
   TRY_GOTO(sr_alloc(&old_wte, (size_t)(V_old * C), sizeof *old_wte, "checkpoint item table"));
   TRY_GOTO(sr_h5_open_read(path, &f));
@@ -103,8 +109,12 @@ sr_status sr_checkpoint_read_remapped(const char *path, sr_model *m, const sr_ke
       for (int64_t item = 1; item < V; item++)
         if (old_row[item] > 0)
           memcpy(wte + item * C, old_wte + (int64_t)old_row[item] * C, (size_t)C * sizeof *wte);
+        else if (m->dims.content_dim > 0 && b == 0)
+          /* A new item starts as the learned projection of its content alone. */
+          memset(wte + item * C, 0, (size_t)C * sizeof *wte);
     }
     TRY_GOTO(k->upload(k, buffers[b], host, (size_t)m->n_params * sizeof *host));
+    m->act.items_ready = 0;
   }
 cleanup:
   sr_h5_close(&f);

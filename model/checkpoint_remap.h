@@ -14,9 +14,12 @@
  * item with the same raw id; items the checkpoint lacks keep the rows m has now (initialise them
  * before: random weights, zero moments); items only in the checkpoint are dropped. A checkpoint
  * without /items/raw_id (written before vocabularies were kept) loads row for row, and only when
- * it has as many items as m. counts says what the match found. */
+ * it has as many items as m. With content (dims.content_dim > 0) the wte rows of items the
+ * checkpoint lacks are set to zero, so that such an item starts as the projection of its
+ * content. counts says what the match found; known (room for n_items + 1, or NULL) gets 1 for
+ * the items the checkpoint has, 0 for the others and for row 0. */
 sr_status sr_checkpoint_read_remapped(const char *path, sr_model *m, const sr_kernels *k,
                                       const sr_vocab *cur, int with_optimizer,
-                                      sr_vocab_match_counts *counts);
+                                      sr_vocab_match_counts *counts, uint8_t *known);
 
 #endif

@@ -32,6 +32,7 @@ static sr_status layout_build(sr_model *m) {
   /* Decayed matrices first: [0, n_decay) is one contiguous range. */
   TRY(sr_layout_add(l, "wte", 2, (int64_t[]){V, C}));
   TRY(sr_layout_add(l, "wpe", 2, (int64_t[]){P, C}));
+  if (d->content_dim > 0) TRY(sr_layout_add(l, "content_w", 2, (int64_t[]){C, d->content_dim}));
   TRY(sr_layout_add(l, "qkv_w", 3, (int64_t[]){L, 3 * C, C}));
   TRY(sr_layout_add(l, "proj_w", 3, (int64_t[]){L, C, C}));
   TRY(sr_layout_add(l, "fc_w", 3, (int64_t[]){L, F, C}));
@@ -53,6 +54,8 @@ static sr_status layout_build(sr_model *m) {
 
 static void tensors_view(const sr_layout *l, float *base, sr_model_tensors *t) {
 #define VIEW(field) t->field = base + sr_layout_find(l, #field)->offset
+  const sr_tensor_desc *content_w = sr_layout_find(l, "content_w");
+  t->content_w = content_w ? base + content_w->offset : NULL;
   VIEW(wte); VIEW(wpe); VIEW(qkv_w); VIEW(proj_w); VIEW(fc_w); VIEW(fc2_w);
   VIEW(ln1_w); VIEW(ln1_b); VIEW(qkv_b); VIEW(proj_b); VIEW(ln2_w); VIEW(ln2_b);
   VIEW(fc_b); VIEW(fc2_b); VIEW(lnf_w); VIEW(lnf_b);
@@ -95,6 +98,11 @@ static sr_status activations_create(sr_model *m, const sr_kernels *k, int B) {
   TRY(alloc_floats(k, &a->d_qkv, N * 3 * C, "query/key/value gradient"));
   TRY(alloc_floats(k, &a->d_f, N * F, "feed-forward gradient"));
   TRY(alloc_floats(k, &a->d_f2, N * F, "feed-forward gradient"));
+  if (d->content_dim > 0) {
+    const int64_t V = d->n_items + 1;
+    TRY(alloc_floats(k, &a->items, V * C, "item table"));
+    TRY(alloc_floats(k, &a->d_items, V * C, "item table gradient"));
+  }
   const sr_kernel_dims kd = {.B = B, .T = (int)P, .C = (int)C, .H = (int)H,
                              .V = d->n_items + 1, .negatives = m->negatives,
                              .block_rows = m->loss_block_rows};
@@ -107,7 +115,7 @@ static void activations_destroy(sr_model_activations *a, const sr_kernels *k) {
   void *all[] = {a->ids, a->res, a->mid, a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->att,
                  a->att_out, a->ln2, a->ln2_mean, a->ln2_rstd, a->fc, a->fc_gelu, a->hidden,
                  a->lnf_mean, a->lnf_rstd, a->branch, a->d_hidden, a->d_res, a->d_c, a->d_c2,
-                 a->d_qkv, a->d_f, a->d_f2, a->scratch};
+                 a->d_qkv, a->d_f, a->d_f2, a->items, a->d_items, a->scratch};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (all[i]) k->free(k, all[i]);
   memset(a, 0, sizeof *a);
@@ -122,7 +130,8 @@ sr_status sr_model_create(sr_model *m, const sr_kernels *k, const sr_model_dims 
   m->loss_block_rows = LOSS_BLOCK_ROWS;
   m->negatives = negatives;
   if (dims->n_items < 1 || dims->max_len < 1 || dims->d_model < 1 || dims->n_layers < 1 ||
-      dims->n_heads < 1 || dims->d_model % dims->n_heads != 0 || dims->d_ff < 1 || batch_cap < 1)
+      dims->n_heads < 1 || dims->d_model % dims->n_heads != 0 || dims->d_ff < 1 || batch_cap < 1 ||
+      dims->content_dim < 0)
     return sr_error(SR_EINVAL,
                     "model dimensions do not fit: %d items, max_len %d, d_model %d, %d layers, "
                     "%d heads, d_ff %d, batch %d (d_model must be a multiple of n_heads)",
@@ -133,6 +142,9 @@ sr_status sr_model_create(sr_model *m, const sr_kernels *k, const sr_model_dims 
   TRY_GOTO(alloc_floats(k, &m->grads, m->n_params, "gradients"));
   TRY_GOTO(alloc_floats(k, &m->adam_m, m->n_params, "Adam first moments"));
   TRY_GOTO(alloc_floats(k, &m->adam_v, m->n_params, "Adam second moments"));
+  if (dims->content_dim > 0)
+    TRY_GOTO(alloc_floats(k, &m->content, ((int64_t)dims->n_items + 1) * dims->content_dim,
+                          "item content"));
   tensors_view(&m->layout, m->params, &m->p);
   tensors_view(&m->layout, m->grads, &m->g);
   TRY_GOTO(activations_create(m, k, batch_cap));
@@ -144,11 +156,51 @@ cleanup:
 
 void sr_model_destroy(sr_model *m, const sr_kernels *k) {
   activations_destroy(&m->act, k);
-  float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v};
-  for (int i = 0; i < 4; i++)
+  float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->content};
+  for (int i = 0; i < 5; i++)
     if (bufs[i]) k->free(k, bufs[i]);
   sr_layout_free(&m->layout);
   memset(m, 0, sizeof *m);
+}
+
+sr_status sr_model_set_content(sr_model *m, const sr_kernels *k, const float *content) {
+  const int64_t V = (int64_t)m->dims.n_items + 1, D = m->dims.content_dim;
+  if (D < 1) return sr_error(SR_EINTERNAL, "content vectors for a model without content");
+  const size_t row = (size_t)D * sizeof(float);
+  TRY(k->zero(k, m->content, row)); /* the padding row stays zero: its item row must be 0 */
+  TRY(k->upload(k, m->content + D, content + D, (size_t)(V - 1) * row));
+  m->act.items_ready = 0;
+  return SR_OK;
+}
+
+const float *sr_model_items(const sr_model *m) {
+  return m->dims.content_dim > 0 ? m->act.items : m->p.wte;
+}
+
+float *sr_model_items_grad(sr_model *m) {
+  return m->dims.content_dim > 0 ? m->act.d_items : m->g.wte;
+}
+
+sr_status sr_model_items_refresh(sr_model *m, const sr_kernels *k) {
+  if (m->dims.content_dim <= 0) return SR_OK;
+  const int V = m->dims.n_items + 1, C = m->dims.d_model, D = m->dims.content_dim;
+  sr_model_activations *a = &m->act;
+  TRY(k->linear_forward(k, a->items, m->content, m->p.content_w, NULL, V, D, C));
+  TRY(k->residual_forward(k, a->items, m->p.wte, a->items, (int64_t)V * C, NULL));
+  a->items_ready = 1;
+  return SR_OK;
+}
+
+/* Folds the item table's gradient into wte and content_w, then clears it for the next
+ * micro-batch (the losses and the embedding add into it). */
+static sr_status items_backward(sr_model *m, const sr_kernels *k) {
+  if (m->dims.content_dim <= 0) return SR_OK;
+  const int V = m->dims.n_items + 1, C = m->dims.d_model, D = m->dims.content_dim;
+  sr_model_activations *a = &m->act;
+  TRY(k->residual_backward(k, m->g.wte, NULL, a->d_items, (int64_t)V * C, NULL));
+  TRY(k->linear_backward(k, NULL, m->g.content_w, NULL, a->d_items, m->content, m->p.content_w,
+                         V, D, C));
+  return k->zero(k, a->d_items, (size_t)V * (size_t)C * sizeof(float));
 }
 
 sr_status sr_model_init_weights(sr_model *m, const sr_kernels *k, uint64_t seed) {
@@ -173,6 +225,7 @@ sr_status sr_model_init_weights(sr_model *m, const sr_kernels *k, uint64_t seed)
   memset(host + sr_layout_find(&m->layout, "wte")->offset, 0,
          (size_t)m->dims.d_model * sizeof *host); /* padding row */
   TRY_GOTO(k->upload(k, m->params, host, (size_t)m->n_params * sizeof *host));
+  m->act.items_ready = 0;
   TRY_GOTO(k->zero(k, m->adam_m, (size_t)m->n_params * sizeof(float)));
   TRY_GOTO(k->zero(k, m->adam_v, (size_t)m->n_params * sizeof(float)));
 cleanup:
@@ -181,6 +234,9 @@ cleanup:
 }
 
 sr_status sr_model_zero_grads(sr_model *m, const sr_kernels *k) {
+  if (m->act.d_items)
+    TRY(k->zero(k, m->act.d_items,
+                ((size_t)m->dims.n_items + 1) * (size_t)m->dims.d_model * sizeof(float)));
   return k->zero(k, m->grads, (size_t)m->n_params * sizeof(float));
 }
 
@@ -202,7 +258,8 @@ sr_status sr_model_forward(sr_model *m, const sr_kernels *k, const int32_t *ids,
   sr_model_activations *a = &m->act;
 
   TRY(k->upload(k, a->ids, ids, (size_t)N * sizeof *ids));
-  TRY(k->embed_forward(k, a->res, a->ids, p->wte, p->wpe, B, T, C, V, P, sqrtf((float)C)));
+  if (train || !a->items_ready) TRY(sr_model_items_refresh(m, k));
+  TRY(k->embed_forward(k, a->res, a->ids, sr_model_items(m), p->wpe, B, T, C, V, P, sqrtf((float)C)));
   sr_dropout drop = dropout_of(m, train, SITE_EMBED, 0);
   TRY(k->dropout_forward(k, a->res, a->res, NC, &drop));
 
@@ -296,7 +353,9 @@ sr_status sr_model_backward(sr_model *m, const sr_kernels *k, int B, int T,
   drop = dropout_of(m, train, SITE_EMBED, 0);
   TRY(k->zero(k, a->d_c, bytes_c));
   TRY(k->dropout_backward(k, a->d_c, a->d_res, NC, &drop));
-  return k->embed_backward(k, g->wte, g->wpe, a->d_c, a->ids, B, T, C, V, P, sqrtf((float)C));
+  TRY(k->embed_backward(k, sr_model_items_grad(m), g->wpe, a->d_c, a->ids, B, T, C, V, P,
+                        sqrtf((float)C)));
+  return items_backward(m, k);
 }
 
 sr_status sr_model_last_hidden(const sr_model *m, const sr_kernels *k, int B, int T, float *out) {

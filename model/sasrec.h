@@ -19,6 +19,8 @@ typedef struct {
   int n_layers; /* L */
   int n_heads;  /* H */
   int d_ff;     /* F */
+  int content_dim; /* D of /items/content when the model adds its projection (model.item_content);
+                    * 0: no content */
 } sr_model_dims;
 
 /* Pointers into one flat buffer (parameters, or gradients: the same layout). Tensors that get
@@ -26,6 +28,7 @@ typedef struct {
 typedef struct {
   float *wte;    /* [V, C] item embedding, also the output layer */
   float *wpe;    /* [P, C] positions, counted from the end of the window */
+  float *content_w; /* [C, D] projection of item content into the item table; only with D > 0 */
   float *qkv_w;  /* [L, 3C, C] */
   float *proj_w; /* [L, C, C] */
   float *fc_w;   /* [L, F, C] */
@@ -71,6 +74,11 @@ typedef struct {
   float *d_qkv;         /* [B*T, 3C] */
   float *d_f;           /* [B*T, F] */
   float *d_f2;          /* [B*T, F] */
+  /* With content (D > 0): the item table the model uses, items = wte + content . content_w^T,
+   * and its gradient, folded back into wte and content_w at the end of backward. */
+  float *items;         /* [V, C] */
+  float *d_items;       /* [V, C] */
+  int items_ready;      /* items computed from the current weights (see sr_model_items_refresh) */
   void *scratch;        /* k->scratch_bytes for these dimensions */
   size_t scratch_bytes;
 } sr_model_activations;
@@ -85,6 +93,7 @@ typedef struct {
   float *grads;           /* [n_params] */
   float *adam_m;          /* [n_params] */
   float *adam_v;          /* [n_params] */
+  float *content;         /* [V, D] backend copy of the items' content vectors (D > 0), row 0 zero */
   sr_model_tensors p;     /* views of params */
   sr_model_tensors g;     /* views of grads */
   sr_model_activations act;
@@ -103,12 +112,26 @@ typedef struct {
 sr_status sr_model_create(sr_model *m, const sr_kernels *k, const sr_model_dims *dims,
                           float dropout, int batch_cap, int negatives);
 void sr_model_destroy(sr_model *m, const sr_kernels *k);
+/* Sets the content vectors (host [V, D], D = dims.content_dim; row 0 is taken as zero) of a
+ * model with content. The item table is recomputed at the next forward. */
+sr_status sr_model_set_content(sr_model *m, const sr_kernels *k, const float *content);
+
+/* The item table the model scores with (embedding input and tied output layer): wte itself, or
+ * with content wte + content . content_w^T (valid after sr_model_items_refresh or a forward).
+ * Losses read sr_model_items and add their item gradient into sr_model_items_grad. */
+const float *sr_model_items(const sr_model *m);
+float *sr_model_items_grad(sr_model *m);
+/* Recomputes the item table from the weights (nothing to do without content). A training forward
+ * does it every time; an evaluation forward only when the weights were loaded or set since:
+ * call it after changing m->params by other means (an optimizer step, a checkpoint read). */
+sr_status sr_model_items_refresh(sr_model *m, const sr_kernels *k);
+
 /* Random initial weights from (seed): normal(0, 0.02) matrices (residual projections scaled by
  * 1/sqrt(2L)), unit layer-norm gains, zero biases; the padding row of wte is 0. */
 sr_status sr_model_init_weights(sr_model *m, const sr_kernels *k, uint64_t seed);
 
 /* Forward over B sequences of T tokens (ids: host [B, T], left-padded, T <= P). train == NULL
- * is evaluation (no dropout). The user states are in m->act.hidden afterwards. */
+ * is evaluation (no dropout; the item table is refreshed only when not ready). The user states are in m->act.hidden afterwards. */
 sr_status sr_model_forward(sr_model *m, const sr_kernels *k, const int32_t *ids, int B, int T,
                            const sr_model_train_step *train);
 /* Backward from m->act.d_hidden (set by a loss) into m->grads (added to; zero them with

@@ -28,7 +28,10 @@ typedef struct {
   int64_t n_rows;                 /* users scored, over all ranks */
   int k;
   int exclude_seen;
-  int model_items;                /* items the checkpoint knows: ids above are never recommended */
+  int64_t model_items;            /* items of /items/raw_id the checkpoint knows (by raw id) */
+  const uint8_t *item_new;        /* [n_items + 1] 1: an item the checkpoint was not trained on
+                                   * (written as /items/new); row 0 is 0 */
+  const char *new_items;          /* score.new_items as run: exclude, include or only */
 } scorer_recs_meta;
 
 typedef struct {
@@ -65,6 +68,8 @@ typedef struct {
   int64_t padded_rows;             /* rows with fewer than k items */
   int64_t padded_slots;            /* item-0 slots over all rows */
   int exclude_seen;
+  char new_items[16];              /* attribute new_items ("" in files from before it) */
+  int64_t new_recommended;         /* slots holding an item new since training (/items/new) */
   int seen_checked;                /* the events file was there and matched: no seen item found */
   char seen_note[SR_PATH_MAX + 512]; /* why seen items were not checked, when they were not */
   char checkpoint[SR_PATH_MAX];

@@ -14,7 +14,9 @@ enum { CHECK_BLOCK_ROWS = 4096 };
 typedef struct {
   const char *path;
   hid_t d_user, d_item, d_score;
-  int64_t n_rows, k, n_users, n_items, model_items;
+  int64_t n_rows, k, n_users, n_items;
+  uint8_t *item_new; /* [n_items + 1] /items/new, or NULL in files from before it */
+  int new_rule;      /* 0: none; 1: no new item (new_items exclude); 2: only new items */
   /* seen items, when they are checked */
   const char *events_path;
   hid_t events, d_events_item;
@@ -165,10 +167,14 @@ static sr_status row_check(recs_walk *w, scorer_recs_summary *s, int64_t r, int6
     if (it < 0 || it > w->n_items)
       FAIL_GOTO(SR_EFORMAT, "%s: /recs/item[%lld, %lld] = %d is outside the items 1..%lld of "
                 "/items/raw_id", p, (long long)r, (long long)j, (int)it, (long long)w->n_items);
-    if (w->model_items > 0 && it > w->model_items)
-      FAIL_GOTO(SR_EFORMAT, "%s: /recs/item[%lld, %lld] = %d is newer than the checkpoint's %lld "
-                "items, so it has no trained embedding", p, (long long)r, (long long)j, (int)it,
-                (long long)w->model_items);
+    if (w->item_new) {
+      const int is_new = w->item_new[it] != 0;
+      s->new_recommended += is_new;
+      if ((w->new_rule == 1 && is_new) || (w->new_rule == 2 && !is_new))
+        FAIL_GOTO(SR_EFORMAT, "%s: /recs/item[%lld, %lld] = %d is %s since training (/items/new), "
+                  "though new_items is %s", p, (long long)r, (long long)j, (int)it,
+                  is_new ? "new" : "not new", s->new_items);
+    }
     if (!isfinite(sc))
       FAIL_GOTO(SR_EFORMAT, "%s: /recs/score[%lld, %lld] is %g for item %d; real items have "
                 "finite scores", p, (long long)r, (long long)j, (double)sc, (int)it);
@@ -214,8 +220,9 @@ sr_status scorer_recs_check(const char *path, scorer_recs_summary *summary) {
   int64_t dims[2] = {0, 0};
   TRY_GOTO(sr_h5_open_read(path, &f));
   TRY_GOTO(attrs_read(f, path, s));
-  if (sr_h5_attr_exists(f, "checkpoint_items"))
-    TRY_GOTO(sr_h5_attr_read_i64(f, path, "/", "checkpoint_items", &w.model_items));
+  if (sr_h5_attr_exists(f, "new_items"))
+    TRY_GOTO(sr_h5_attr_read_str(f, path, "/", "new_items", s->new_items, sizeof s->new_items));
+  w.new_rule = strcmp(s->new_items, "exclude") == 0 ? 1 : strcmp(s->new_items, "only") == 0 ? 2 : 0;
   w.k = s->k;
   TRY_GOTO(dataset_expect(f, path, "/recs/user", H5T_NATIVE_INT32, 1, -1, 0, &w.d_user, dims));
   w.n_rows = s->n_rows = dims[0];
@@ -234,6 +241,16 @@ sr_status scorer_recs_check(const char *path, scorer_recs_summary *summary) {
               (long long)w.n_rows, (long long)w.n_users);
 
   TRY_GOTO(sr_alloc(&w.mark, (size_t)w.n_items + 1, 1, "item marks"));
+  if (sr_h5_exists(f, "/items/new")) {
+    hid_t d_new = H5I_INVALID_HID;
+    TRY_GOTO(dataset_expect(f, path, "/items/new", H5T_NATIVE_UINT8, 1, w.n_items + 1, 0, &d_new,
+                            dims));
+    TRY_GOTO(sr_alloc(&w.item_new, (size_t)w.n_items + 1, 1, "new-item marks"));
+    st = sr_h5_read_rows(d_new, path, "/items/new", H5T_NATIVE_UINT8, 0, w.n_items + 1,
+                         w.item_new);
+    sr_h5_close(&d_new);
+    TRY_GOTO(st);
+  }
   TRY_GOTO(seen_open(&w, s));
   const int64_t block = CHECK_BLOCK_ROWS;
   TRY_GOTO(sr_alloc(&users, (size_t)block, sizeof *users, "recs users"));
@@ -261,6 +278,7 @@ cleanup:
   sr_free(items);
   sr_free(scores);
   sr_free(w.mark);
+  sr_free(w.item_new);
   sr_free(w.offset);
   sr_free(w.window);
   sr_h5_close(&w.d_events_item);

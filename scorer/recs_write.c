@@ -16,6 +16,7 @@ static sr_status attrs_write(scorer_recs_writer *w, const scorer_recs_meta *m) {
   TRY(sr_h5_attr_write_i64(f, t, "/", "k", m->k));
   TRY(sr_h5_attr_write_i64(f, t, "/", "exclude_seen", m->exclude_seen ? 1 : 0));
   TRY(sr_h5_attr_write_i64(f, t, "/", "checkpoint_items", m->model_items));
+  TRY(sr_h5_attr_write_str(f, t, "/", "new_items", m->new_items));
   TRY(sr_h5_attr_write_str(f, t, "/", "checkpoint", m->checkpoint));
   TRY(sr_h5_attr_write_str(f, t, "/", "checkpoint_sha256", m->checkpoint_sha256));
   TRY(sr_h5_attr_write_str(f, t, "/", "events", m->events));
@@ -146,6 +147,15 @@ cleanup:
   const int64_t ib = rows * comm->rank / comm->size, ie = rows * (comm->rank + 1) / comm->size;
   if (st == SR_OK) st = raw_ids_copy(w, events, meta->events, "/items/raw_id", ib, ie);
   sr_h5_close(&events);
+  if (st != SR_OK) return st;
+  /* Which items are new since training: each rank writes its share of the rows. */
+  hid_t d_new = H5I_INVALID_HID;
+  st = sr_h5_dataset_create(w->file, w->tmp, "/items/new", H5T_STD_U8LE, rows, 0, 0, 0, &d_new);
+  st = sr_comm_agree(comm, st);
+  if (st == SR_OK)
+    st = sr_comm_agree(comm, rows_write(w, d_new, "/items/new", H5T_NATIVE_UINT8, ib, ie - ib,
+                                        meta->item_new + ib));
+  sr_h5_close(&d_new);
   return st;
 }
 

@@ -21,6 +21,7 @@
 #include "events/events.h"
 #include "kernels/kernels.h"
 #include "model/checkpoint.h"
+#include "model/checkpoint_remap.h"
 #include "model/vocab.h"
 #include "model/sasrec.h"
 #include "scorer/cli.h"
@@ -41,7 +42,14 @@ typedef struct {
   const sr_comm *comm;
   sr_config cfg;
   char *config_yaml;
-  sr_model_dims dims;      /* the checkpoint's */
+  sr_model_dims dims;      /* the checkpoint's model on data.events' items */
+  sr_vocab_match_counts items_match; /* data.events' items against the checkpoint's */
+  sr_new_items_kind new_items;       /* score.new_items resolved: exclude, include or only */
+  uint8_t *item_new;       /* [n_items + 1] 1: not in the checkpoint (new since training) */
+  uint8_t *usable;         /* [n_items + 1] has an embedding: known, or new with content */
+  uint8_t *banned;         /* [n_items + 1] never recommended (score.new_items) */
+  int checkpoint_items;    /* items the checkpoint was trained on */
+  int64_t candidates;      /* items that may be recommended */
   sr_train_state state;
   sr_events_shard shard;
   sr_kernels k;
@@ -73,34 +81,76 @@ static sr_status choose_backend(score_job *j) {
   return kernels_init(&j->k, gpu, j->cfg.runtime.threads);
 }
 
-/* The checkpoint's items against the events file's (see scorer/README.md "Items"). */
-static sr_status items_check(const score_job *j) {
+static const char *new_items_name(sr_new_items_kind kind) {
+  switch (kind) {
+    case SR_NEW_ITEMS_EXCLUDE: return "exclude";
+    case SR_NEW_ITEMS_INCLUDE: return "include";
+    case SR_NEW_ITEMS_ONLY: return "only";
+    case SR_NEW_ITEMS_AUTO: break;
+  }
+  return "auto";
+}
+
+/* Loads the checkpoint onto data.events' items, matched by raw id (scorer/README.md "Items"),
+ * and decides which items may be in histories and in the lists. */
+static sr_status items_load(score_job *j) {
   const sr_config *cfg = &j->cfg;
-  const int64_t have = j->shard.n_items, known = j->dims.n_items;
   const char *ev = cfg->data.events, *ck = cfg->score.checkpoint;
-  if (have < known)
-    return sr_error(SR_EINVAL, "%s has %lld items, fewer than the %lld of checkpoint %s: it is "
-                    "neither the training data nor a later export with the same item ids "
-                    "(check data.events and score.checkpoint)", ev, (long long)have,
-                    (long long)known, ck);
-  /* Same count: the ids must also mean the same items, or rows would be read as other items. */
-  if (have == known) TRY(sr_vocab_check_same(ck, ev));
-  if (have > known && !cfg->score.allow_new_items)
-    return sr_error(SR_EINVAL, "%s has %lld items, %lld more than the %lld of checkpoint %s: "
-                    "items %lld..%lld are new since training and have no trained embedding. Set "
-                    "score.allow_new_items: true to score anyway (new items are left out of "
-                    "histories and never recommended), or retrain", ev, (long long)have,
-                    (long long)(have - known), (long long)known, ck, (long long)known + 1,
-                    (long long)have);
-  if (have > known)
-    sr_warn("%s: %lld items are newer than checkpoint %s: they are left out of histories and "
-            "never recommended (score.allow_new_items)", ev, (long long)(have - known), ck);
-  else if (j->state.events_fingerprint[0] &&
-           strcmp(j->state.events_fingerprint, j->shard.fingerprint) != 0)
+  const int64_t V = j->shard.n_items + 1;
+  const int content = j->dims.content_dim > 0;
+  sr_vocab vocab = {0};
+  uint8_t *known = NULL;
+  sr_status st = sr_vocab_read(ev, &vocab);
+  if (st != SR_OK) sr_error_context("data.events");
+  if (st == SR_OK) st = sr_alloc(&known, (size_t)V, 1, "known items");
+  if (st == SR_OK) st = scorer_model_content_load(&j->m, &j->k, ev);
+  if (st == SR_OK) {
+    st = sr_checkpoint_read_remapped(ck, &j->m, &j->k, &vocab, 0, &j->items_match, known);
+    if (st != SR_OK) sr_error_context("score.checkpoint");
+  }
+  sr_vocab_free(&vocab);
+  if (st == SR_OK && j->items_match.kept == 0)
+    st = sr_error(SR_EINVAL, "no item of %s is known to checkpoint %s (no raw id in common): it "
+                  "was trained on another catalogue (check data.events and score.checkpoint)",
+                  ev, ck);
+  j->new_items = cfg->score.new_items;
+  if (j->new_items == SR_NEW_ITEMS_AUTO)
+    j->new_items = content ? SR_NEW_ITEMS_INCLUDE : SR_NEW_ITEMS_EXCLUDE;
+  if (st == SR_OK && !content && j->new_items != SR_NEW_ITEMS_EXCLUDE)
+    st = sr_error(SR_EINVAL, "score.new_items is %s, but checkpoint %s has no content "
+                  "projection (model.item_content), so items new since training have no "
+                  "embedding: set score.new_items: exclude or auto", new_items_name(j->new_items),
+                  ck);
+  if (st == SR_OK) st = sr_alloc(&j->item_new, (size_t)V, 1, "new-item marks");
+  if (st == SR_OK) st = sr_alloc(&j->usable, (size_t)V, 1, "usable items");
+  if (st == SR_OK) st = sr_alloc(&j->banned, (size_t)V, 1, "banned items");
+  for (int64_t i = 1; st == SR_OK && i < V; i++) {
+    j->item_new[i] = !known[i];
+    j->usable[i] = known[i] || content;
+    j->banned[i] = j->new_items == SR_NEW_ITEMS_EXCLUDE ? !known[i]
+                   : j->new_items == SR_NEW_ITEMS_ONLY  ? known[i]
+                                                        : 0;
+    j->candidates += !j->banned[i];
+  }
+  sr_free(known);
+  TRY(st);
+
+  const sr_vocab_match_counts *c = &j->items_match;
+  if (c->added > 0)
+    sr_info("items: %lld new since %s was trained: %s", (long long)c->added, ck,
+            j->new_items == SR_NEW_ITEMS_EXCLUDE
+                ? (content ? "never recommended (score.new_items: exclude)"
+                           : "no embedding: left out of histories and never recommended")
+            : j->new_items == SR_NEW_ITEMS_ONLY ? "scored from their content; the only candidates"
+                                                : "scored from their content like the others");
+  if (c->moved > 0 || c->dropped > 0)
+    sr_info("items: %lld of the checkpoint's items under a new id, %lld gone from %s",
+            (long long)c->moved, (long long)c->dropped, ev);
+  if (c->added == 0 && c->dropped == 0 && j->state.events_fingerprint[0] &&
+      strcmp(j->state.events_fingerprint, j->shard.fingerprint) != 0)
     sr_warn("%s is not the data %s was trained on (fingerprint %s, trained on %s): scoring "
-            "these histories with it, which is right for a fresh export of the same catalogue; "
-            "item ids must mean the same items in both", ev, ck, j->shard.fingerprint,
-            j->state.events_fingerprint);
+            "these histories with it, which is right for a fresh export of the same catalogue",
+            ev, ck, j->shard.fingerprint, j->state.events_fingerprint);
   return SR_OK;
 }
 
@@ -128,7 +178,6 @@ static sr_status job_setup_local(score_job *j, int argc, char **argv) {
     sr_error_context("data.events");
     return st;
   }
-  TRY(items_check(j));
   if (!j->state.finished)
     sr_warn("%s is from a run that has not finished (step %lld): scoring its latest weights",
             cfg->score.checkpoint, (long long)j->state.step);
@@ -137,16 +186,15 @@ static sr_status job_setup_local(score_job *j, int argc, char **argv) {
             "events", cfg->data.max_len, cfg->score.checkpoint, j->dims.max_len, j->dims.max_len);
 
   TRY(choose_backend(j));
+  j->checkpoint_items = j->dims.n_items;
+  j->dims.n_items = (int)j->shard.n_items; /* the checkpoint's rows are matched by raw id */
   TRY(sr_model_create(&j->m, &j->k, &j->dims, 0.0f, SCORER_GROUP, 0));
   j->model_made = 1;
-  st = sr_checkpoint_read(cfg->score.checkpoint, &j->m, &j->k, 0, NULL);
-  if (st != SR_OK) {
-    sr_error_context("score.checkpoint");
-    return st;
-  }
+  TRY(items_load(j));
   const size_t V = (size_t)j->dims.n_items + 1, C = (size_t)j->dims.d_model;
   TRY(sr_alloc(&j->items, V * C, sizeof *j->items, "item table"));
-  return j->k.download(&j->k, j->items, j->m.p.wte, V * C * sizeof *j->items);
+  TRY(sr_model_items_refresh(&j->m, &j->k));
+  return j->k.download(&j->k, j->items, sr_model_items(&j->m), V * C * sizeof *j->items);
 }
 
 /* What the ranks do together: the selection, the batch windows, the checkpoint's digest. */
@@ -154,7 +202,7 @@ static sr_status job_setup_shared(score_job *j) {
   const sr_comm *comm = j->comm;
   TRY(scorer_selection_build(&j->sel, &j->cfg, &j->shard, comm));
   TRY(sr_comm_agree(comm, scorer_states_init(&j->states, &j->m, &j->k, &j->shard, &j->sel,
-                                             comm)));
+                                             j->usable, comm)));
   sr_status st = SR_OK;
   if (comm->rank == 0) {
     st = sr_sha256_file(j->cfg.score.checkpoint, j->sha256);
@@ -182,11 +230,9 @@ static sr_status round_buffers_alloc(score_job *j) {
   return sr_alloc(&j->seen_offset, n + 1, sizeof *j->seen_offset, "seen offsets");
 }
 
-/* The seen items of selected users j0..j1 as one CSR (items the model does not know are left
- * out: they cannot be recommended anyway, and the top-k accepts only known ids). */
+/* The seen items of selected users j0..j1 as one CSR. */
 static sr_status seen_build(score_job *j, int64_t j0, int64_t j1) {
   const sr_events_shard *sh = &j->shard;
-  const int32_t known = j->dims.n_items;
   int64_t total = 0;
   for (int64_t i = j0; i < j1; i++)
     total += sh->offset[j->sel.user[i] + 1] - sh->offset[j->sel.user[i]];
@@ -198,8 +244,7 @@ static sr_status seen_build(score_job *j, int64_t j0, int64_t j1) {
   j->seen_offset[0] = 0;
   for (int64_t i = j0; i < j1; i++) {
     const int64_t u = j->sel.user[i];
-    for (int64_t p = sh->offset[u]; p < sh->offset[u + 1]; p++)
-      if (sh->item[p] <= known) j->seen_item[n++] = sh->item[p];
+    for (int64_t p = sh->offset[u]; p < sh->offset[u + 1]; p++) j->seen_item[n++] = sh->item[p];
     j->seen_offset[i - j0 + 1] = n;
   }
   return SR_OK;
@@ -216,7 +261,7 @@ static sr_status rows_score(score_job *j, int64_t j0, int64_t j1) {
     const scorer_topk_input in = {
         .users = j->user_vec, .n_users = n, .items = j->items, .n_items = j->dims.n_items,
         .d = j->dims.d_model, .seen_offset = j->cfg.score.exclude_seen ? j->seen_offset : NULL,
-        .seen_item = j->seen_item, .banned = NULL};
+        .seen_item = j->seen_item, .banned = j->banned};
     st = scorer_topk_run(&in, j->cfg.score.k, NULL, j->out_item, j->out_score);
   }
   /* The top-k numbers users from 0 within the round. */
@@ -288,20 +333,20 @@ static sr_status job_run(score_job *j) {
   const sr_comm *comm = j->comm;
   sr_info("checkpoint: %s (step %lld, %s): %d items, d_model %d, %d layers, %d heads, max_len %d",
           cfg->score.checkpoint, (long long)j->state.step,
-          j->state.finished ? "finished" : "not finished", j->dims.n_items, j->dims.d_model,
+          j->state.finished ? "finished" : "not finished", j->checkpoint_items, j->dims.d_model,
           j->dims.n_layers, j->dims.n_heads, j->dims.max_len);
   sr_info("data: %s: %lld users, %lld items, %lld events (fingerprint %s)", cfg->data.events,
           (long long)j->shard.n_users, (long long)j->shard.n_items, (long long)j->shard.n_events,
           j->shard.fingerprint);
   sr_info("scoring %lld users (%s) on %d rank%s: top %d of %d items, %s -> %s",
           (long long)j->sel.total, j->sel.what, comm->size, comm->size > 1 ? "s" : "",
-          cfg->score.k, j->dims.n_items,
+          cfg->score.k, (int)j->candidates,
           cfg->score.exclude_seen ? "seen items excluded" : "seen items allowed",
           cfg->score.output);
   if (j->sel.total == 0) sr_warn("no user selected: %s will hold no rows", cfg->score.output);
-  if (cfg->score.k > j->dims.n_items)
-    sr_warn("score.k (%d) is more than the %d items: every row ends in padding (item 0, score "
-            "-inf)", cfg->score.k, j->dims.n_items);
+  if (cfg->score.k > j->candidates)
+    sr_warn("score.k (%d) is more than the %lld candidate items: every row ends in padding "
+            "(item 0, score -inf)", cfg->score.k, (long long)j->candidates);
 
   sr_status st = comm->rank == 0 ? sr_path_make_parents(cfg->score.output) : SR_OK;
   TRY(sr_comm_agree(comm, st));
@@ -311,7 +356,8 @@ static sr_status job_run(score_job *j) {
       .checkpoint = cfg->score.checkpoint, .checkpoint_sha256 = j->sha256,
       .created = j->created, .users = j->sel.what, .config = j->config_yaml,
       .n_rows = j->sel.total, .k = cfg->score.k, .exclude_seen = cfg->score.exclude_seen,
-      .model_items = j->dims.n_items};
+      .model_items = j->items_match.kept, .item_new = j->item_new,
+      .new_items = new_items_name(j->new_items)};
   scorer_recs_writer w;
   st = sr_comm_agree(comm, scorer_recs_create(&w, cfg->score.output, &meta, &j->shard, comm));
   if (st == SR_OK) st = rounds_run(j, &w);
@@ -325,6 +371,9 @@ static void job_free(score_job *j) {
   kernels_close(&j->k);
   sr_events_shard_free(&j->shard);
   sr_free(j->items);
+  sr_free(j->item_new);
+  sr_free(j->usable);
+  sr_free(j->banned);
   sr_free(j->user_vec);
   sr_free(j->out_user);
   sr_free(j->out_item);

@@ -7,13 +7,13 @@
 
 int scorer_state_window(const scorer_states *s, int64_t u) {
   const sr_events_shard *sh = s->shard;
-  const int P = s->m->dims.max_len, n_items = s->m->dims.n_items;
+  const int P = s->m->dims.max_len;
   const int64_t b = sh->offset[u], e = sh->offset[u + 1];
   int64_t n = 0;
-  if (sh->n_items <= n_items) {
+  if (!s->usable) {
     n = e - b;
   } else {
-    for (int64_t p = e - 1; p >= b && n < P; p--) n += sh->item[p] <= n_items;
+    for (int64_t p = e - 1; p >= b && n < P; p--) n += s->usable[sh->item[p]] != 0;
   }
   if (n > P) n = P;
   return n < 1 ? 1 : (int)n;
@@ -21,10 +21,9 @@ int scorer_state_window(const scorer_states *s, int64_t u) {
 
 void scorer_state_input(const scorer_states *s, int64_t u, int T, int32_t *input) {
   const sr_events_shard *sh = s->shard;
-  const int n_items = s->m->dims.n_items;
   int t = T;
   for (int64_t p = sh->offset[u + 1] - 1; p >= sh->offset[u] && t > 0; p--)
-    if (sh->item[p] <= n_items) input[--t] = sh->item[p];
+    if (!s->usable || s->usable[sh->item[p]]) input[--t] = sh->item[p];
   while (t > 0) input[--t] = 0;
 }
 
@@ -46,9 +45,10 @@ static int group_window_local(const scorer_states *s, int64_t g, int64_t j_lo, i
 
 sr_status scorer_states_init(scorer_states *s, sr_model *m, const sr_kernels *k,
                              const sr_events_shard *shard, const scorer_selection *sel,
-                             const sr_comm *comm) {
+                             const uint8_t *usable, const sr_comm *comm) {
   memset(s, 0, sizeof *s);
   s->m = m;
+  s->usable = usable;
   s->k = k;
   s->shard = shard;
   s->sel = sel;
@@ -137,4 +137,20 @@ sr_status scorer_states_run(scorer_states *s, int64_t j0, int64_t j1, float *out
     j = je;
   }
   return SR_OK;
+}
+
+sr_status scorer_model_content_load(sr_model *m, const sr_kernels *k, const char *events) {
+  if (m->dims.content_dim <= 0) return SR_OK;
+  int dim = 0;
+  float *content = NULL;
+  sr_status st = sr_events_read_content(events, m->dims.n_items, &dim, &content);
+  if (st == SR_OK && dim != m->dims.content_dim)
+    st = sr_error(SR_EINVAL, "%s: the checkpoint's model projects item content of %d dims, but "
+                  "/items/content %s: score with the events file the model was trained on, or "
+                  "a later export with the same item vectors", events, m->dims.content_dim,
+                  dim ? "has another dimension" : "is missing");
+  if (st == SR_OK) st = sr_model_set_content(m, k, content);
+  sr_free(content);
+  if (st != SR_OK) sr_error_context("data.events");
+  return st;
 }

@@ -31,6 +31,8 @@ typedef struct {
   const sr_kernels *k;
   const sr_events_shard *shard; /* not owned */
   const scorer_selection *sel;  /* not owned */
+  const uint8_t *usable;        /* [n_items + 1] items the model has an embedding for (the
+                                 * others are left out of histories); NULL: all; not owned */
   int32_t *ids;                 /* [SCORER_GROUP, P] one batch's inputs */
   float *hidden;                /* [SCORER_GROUP, C] its states */
   /* The window a batch at this rank's edge needs for users on other ranks (0: none). */
@@ -38,15 +40,20 @@ typedef struct {
   int edge_T[2];
 } scorer_states;
 
-/* Prepares states for sel's users. Collective over comm (it agrees on the windows of batches
+/* Gives a model with content (m->dims.content_dim > 0) the content vectors of events file
+ * `events` (its /items/content, which must have that dimension and m's items); nothing to do
+ * for a model without. For scoring and evaluating a checkpoint on a file. */
+sr_status scorer_model_content_load(sr_model *m, const sr_kernels *k, const char *events);
+
+/* Prepares states for sel's users (usable: see scorer_states; NULL = every item). Collective over comm (it agrees on the windows of batches
  * shared with neighbouring ranks); comm NULL: this process alone, without MPI. */
 sr_status scorer_states_init(scorer_states *s, sr_model *m, const sr_kernels *k,
                              const sr_events_shard *shard, const scorer_selection *sel,
-                             const sr_comm *comm);
+                             const uint8_t *usable, const sr_comm *comm);
 void scorer_states_free(scorer_states *s);
 
-/* Window length of local user u: its most recent events whose items the model knows (items
- * above the model's n_items, new since training, are left out), at most max_len; >= 1. */
+/* Window length of local user u: its most recent events whose items are usable (items new
+ * since training without content have no embedding and are left out), at most max_len; >= 1. */
 int scorer_state_window(const scorer_states *s, int64_t u);
 
 /* The model input of local user u in a window of T: the last known items, left-padded. */

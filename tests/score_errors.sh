@@ -14,17 +14,26 @@ expect_error 1 "no-events.h5" "$SEQREC" score -c score.yaml --set data.events=no
 grep -q "data.events" err.txt || fail "missing events: key not named: $(cat err.txt)"
 expect_error 1 "not a checkpoint" "$SEQREC" score -c score.yaml --set score.checkpoint=events.h5
 
-# Other data: fewer items than the checkpoint; more (new items) unless allowed.
+# Other data, matched by raw id: fewer items (the others are gone), more (new since training:
+# without content they have no embedding and are never recommended; include asks for content).
 "$SEQREC" gen --users 300 --items 100 --events 6000 --seed 6 --quiet -o fewer.h5 >/dev/null
-expect_error 1 "fewer than the 120 of checkpoint run/ckpt.h5" \
-  "$SEQREC" score -c score.yaml --set data.events=fewer.h5
+"$SEQREC" score -c score.yaml --set data.events=fewer.h5 --set score.output=run/fewer.h5 \
+  >fewer.txt 2>&1 || fail "fewer items: $(cat fewer.txt)"
+grep -q "20 gone from fewer.h5" fewer.txt || fail "no note of the dropped items: $(cat fewer.txt)"
 "$SEQREC" gen --users 300 --items 130 --events 6000 --seed 6 --quiet -o more.h5 >/dev/null
-expect_error 1 "score.allow_new_items" "$SEQREC" score -c score.yaml --set data.events=more.h5
-grep -q "more.h5 has 130 items" err.txt || fail "new items: file not named: $(cat err.txt)"
-"$SEQREC" score -c score.yaml --set data.events=more.h5 --set score.allow_new_items=true \
-  --set score.output=run/more.h5 >more.txt 2>&1 || fail "allow_new_items: $(cat more.txt)"
-grep -q "newer than checkpoint" more.txt || fail "no warning about new items: $(cat more.txt)"
+expect_error 1 "score.new_items is include" \
+  "$SEQREC" score -c score.yaml --set data.events=more.h5 --set score.new_items=include
+grep -q "model.item_content" err.txt || fail "new items: key not named: $(cat err.txt)"
+"$SEQREC" score -c score.yaml --set data.events=more.h5 --set score.output=run/more.h5 \
+  >more.txt 2>&1 || fail "new items: $(cat more.txt)"
+grep -q "10 new since run/ckpt.h5 was trained: no embedding" more.txt \
+  || fail "no note about new items: $(cat more.txt)"
 "$SEQREC" info run/more.h5 >/dev/null || fail "info on the new-items file"
+# No raw id in common: another catalogue.
+printf 'a,x1\na,x2\nb,x1\nb,x3\n' >other.csv
+"$SEQREC" import --format csv --user 1 --item 2 other.csv -o other.h5 >/dev/null
+expect_error 1 "no item of other.h5 is known to checkpoint run/ckpt.h5" \
+  "$SEQREC" score -c score.yaml --set data.events=other.h5
 # Same item count, other data: a warning, not an error.
 "$SEQREC" gen --users 200 --items 120 --events 4000 --seed 9 --quiet -o fresh.h5 >/dev/null
 "$SEQREC" score -c score.yaml --set data.events=fresh.h5 --set score.output=run/fresh.h5 \

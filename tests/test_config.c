@@ -306,7 +306,7 @@ static void test_to_yaml_round_trip(void **state) {
   assert_non_null(strstr(text, "\n  exclude_seen: true "));
   int keys = 0;
   for (const char *p = text; (p = strstr(p, "\n  ")); p++) keys++;
-  assert_int_equal(keys, 37);
+  assert_int_equal(keys, 38);
   sr_free(text);
 }
 
@@ -366,7 +366,7 @@ static void test_print_is_an_aligned_table(void **state) {
     if (strncmp(line, "  train.lr ", 11) == 0) assert_string_equal(line + column, "0.001\n");
   }
   fclose(f);
-  assert_int_equal(rows, 37);
+  assert_int_equal(rows, 38);
 }
 
 /* ---- errors in files ---------------------------------------------------------------------- */

@@ -37,7 +37,7 @@
 #define FD_RTOL 1e-2
 #define DIRECTIONS 3 /* random directions per tensor */
 
-enum { B = 3, P = 6, N_ITEMS = 12, C = 8, L = 2, H = 2, F = 16, K = 4 };
+enum { B = 3, P = 6, N_ITEMS = 12, C = 8, L = 2, H = 2, F = 16, K = 4, D = 3 };
 typedef enum { LOSS_CE, LOSS_SAMPLED, LOSS_BCE } loss_kind;
 static const char *const loss_names[] = {"ce", "sampled_ce", "bce"};
 
@@ -84,6 +84,7 @@ static void weights_random(fixture *fx, uint64_t seed) {
 static void params_set(fixture *fx, const float *w) {
   assert_int_equal(fx->k->upload(fx->k, fx->m.params, w, (size_t)fx->m.n_params * sizeof *w),
                    SR_OK);
+  fx->m.act.items_ready = 0; /* the weights changed behind the model's back */
 }
 
 /* Row b holds 2b padding positions on the left, so position 0 is real only in row 0 and
@@ -115,15 +116,24 @@ static void batch_make(fixture *fx, uint64_t seed, int cut) {
   for (int i = 0; i <= N_ITEMS; i++) fx->logq[i] = logf((float)(i + 1) / 100.0f);
 }
 
+/* With content, the items get random D-dim content vectors (row 0 too: the model must ignore
+ * it) and the model its projection content_w. */
 static void fixture_new(fixture *fx, const sr_kernels *k, loss_kind loss, float dropout,
-                        int cut, uint64_t seed) {
+                        int cut, uint64_t seed, int content) {
   memset(fx, 0, sizeof *fx);
   fx->k = k;
   fx->loss = loss;
   const sr_model_dims dims = {.n_items = N_ITEMS, .max_len = P, .d_model = C, .n_layers = L,
-                              .n_heads = H, .d_ff = F};
+                              .n_heads = H, .d_ff = F, .content_dim = content ? D : 0};
   assert_int_equal(sr_model_create(&fx->m, k, &dims, dropout, B, loss == LOSS_SAMPLED ? K : 1),
                    SR_OK);
+  if (content) {
+    float vectors[(N_ITEMS + 1) * D];
+    sr_rng r;
+    sr_rng_init(&r, seed, 4);
+    for (int i = 0; i < (N_ITEMS + 1) * D; i++) vectors[i] = sr_rng_normal(&r);
+    assert_int_equal(sr_model_set_content(&fx->m, k, vectors), SR_OK);
+  }
   fx->w = malloc((size_t)fx->m.n_params * sizeof *fx->w);
   assert_non_null(fx->w);
   weights_random(fx, seed);
@@ -159,24 +169,24 @@ static double run(fixture *fx, int backward) {
     assert_int_equal(sr_model_zero_grads(m, k), SR_OK);
     assert_int_equal(k->zero(k, m->act.d_hidden, (size_t)N * C * sizeof(float)), SR_OK);
     dh = m->act.d_hidden;
-    dw = m->g.wte;
+    dw = sr_model_items_grad(m);
   }
   double loss = NAN;
   int64_t count = -1;
   sr_status st = SR_EINTERNAL;
   switch (fx->loss) {
   case LOSS_CE:
-    st = k->loss_ce(k, &loss, &count, dh, dw, m->act.hidden, fx->targets_dev, m->p.wte, N, C, V,
+    st = k->loss_ce(k, &loss, &count, dh, dw, m->act.hidden, fx->targets_dev, sr_model_items(m), N, C, V,
                     0.0, m->loss_block_rows, m->act.scratch, m->act.scratch_bytes);
     break;
   case LOSS_SAMPLED:
     st = k->loss_sampled_ce(k, &loss, &count, dh, dw, m->act.hidden, fx->targets_dev,
-                            fx->negatives_dev, fx->logq_dev, m->p.wte, N, C, V, K, 0.0,
+                            fx->negatives_dev, fx->logq_dev, sr_model_items(m), N, C, V, K, 0.0,
                             m->loss_block_rows, m->act.scratch, m->act.scratch_bytes);
     break;
   case LOSS_BCE:
     st = k->loss_bce(k, &loss, &count, dh, dw, m->act.hidden, fx->targets_dev, fx->negatives_dev,
-                     m->p.wte, N, C, V, 0.0);
+                     sr_model_items(m), N, C, V, 0.0);
     break;
   }
   assert_int_equal(st, SR_OK);
@@ -258,11 +268,13 @@ static void directional_check(fixture *fx, const float *const *g, int n_g, doubl
   assert_true(smallest_an / (2 * FD_H) > 20 * FD_ATOL);
 }
 
-static void check_model_gradient(void **state, loss_kind loss, float dropout, int cut) {
+static void check_model_gradient(void **state, loss_kind loss, float dropout, int cut,
+                                 int content) {
   const sr_kernels *k = gc_backend(state);
   fixture fx;
-  fixture_new(&fx, k, loss, dropout, cut, 11 + (uint64_t)loss);
-  printf("  %s, dropout %.2f, T = %d (%s)\n", loss_names[loss], dropout, fx.T, k->name);
+  fixture_new(&fx, k, loss, dropout, cut, 11 + (uint64_t)loss, content);
+  printf("  %s, dropout %.2f, T = %d%s (%s)\n", loss_names[loss], dropout, fx.T,
+         content ? ", item content" : "", k->name);
   float *g = grads_get(&fx);
   /* Two wrong gradients ride along to show that the tolerance is tight enough to matter: one
    * 5% too large, one missing layer 0 of fc_w (as if backward skipped a block); both fail. */
@@ -309,17 +321,23 @@ static void check_model_gradient(void **state, loss_kind loss, float dropout, in
   fixture_free(&fx);
 }
 
-static void test_gradient_ce(void **state) { check_model_gradient(state, LOSS_CE, 0.0f, 0); }
+static void test_gradient_ce(void **state) { check_model_gradient(state, LOSS_CE, 0.0f, 0, 0); }
 static void test_gradient_sampled_ce(void **state) {
-  check_model_gradient(state, LOSS_SAMPLED, 0.0f, 0);
+  check_model_gradient(state, LOSS_SAMPLED, 0.0f, 0, 0);
 }
-static void test_gradient_bce(void **state) { check_model_gradient(state, LOSS_BCE, 0.0f, 0); }
+static void test_gradient_bce(void **state) { check_model_gradient(state, LOSS_BCE, 0.0f, 0, 0); }
 /* A batch cut shorter than P: positions count from the end, rows 0..P-T-1 of wpe unused. */
-static void test_gradient_ce_cut(void **state) { check_model_gradient(state, LOSS_CE, 0.0f, 2); }
+static void test_gradient_ce_cut(void **state) { check_model_gradient(state, LOSS_CE, 0.0f, 2, 0); }
 /* Dropout masks are a function of (seed, step, rank), not of the weights, so with them fixed
  * the loss is smooth and backward must apply the very masks forward drew. */
 static void test_gradient_ce_dropout(void **state) {
-  check_model_gradient(state, LOSS_CE, 0.3f, 0);
+  check_model_gradient(state, LOSS_CE, 0.3f, 0, 0);
+}
+/* Item content: items = wte + content . content_w^T feeds both the embedding and the tied
+ * output layer, so wte and content_w get gradient from both ends. */
+static void test_gradient_content(void **state) {
+  check_model_gradient(state, LOSS_CE, 0.0f, 0, 1);
+  check_model_gradient(state, LOSS_SAMPLED, 0.2f, 1, 1);
 }
 
 /* Left padding is invisible: each row alone, cut to its own length, gives the same hidden
@@ -328,7 +346,7 @@ static void test_gradient_ce_dropout(void **state) {
 static void test_padding_changes_nothing(void **state) {
   const sr_kernels *k = gc_backend(state);
   fixture fx;
-  fixture_new(&fx, k, LOSS_CE, 0.0f, 0, 23);
+  fixture_new(&fx, k, LOSS_CE, 0.0f, 0, 23, 0);
   const int T = fx.T;
   float *full = malloc((size_t)B * T * C * sizeof *full);
   float *alone = malloc((size_t)T * C * sizeof *alone);
@@ -359,7 +377,7 @@ static void test_padding_changes_nothing(void **state) {
 static void test_forward_is_deterministic(void **state) {
   const sr_kernels *k = gc_backend(state);
   fixture fx;
-  fixture_new(&fx, k, LOSS_CE, 0.0f, 0, 31);
+  fixture_new(&fx, k, LOSS_CE, 0.0f, 0, 31, 0);
   const double a = run(&fx, 0);
   fx.train = &fx.step;
   const double b = run(&fx, 0);
@@ -375,7 +393,7 @@ int main(void) {
 #define MODEL_TESTS                                                                  \
   cmocka_unit_test(test_gradient_ce), cmocka_unit_test(test_gradient_sampled_ce),    \
       cmocka_unit_test(test_gradient_bce), cmocka_unit_test(test_gradient_ce_cut),   \
-      cmocka_unit_test(test_gradient_ce_dropout),                                    \
+      cmocka_unit_test(test_gradient_ce_dropout), cmocka_unit_test(test_gradient_content), \
       cmocka_unit_test(test_padding_changes_nothing),                                \
       cmocka_unit_test(test_forward_is_deterministic)
   const struct CMUnitTest tests[] = {MODEL_TESTS};

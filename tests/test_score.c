@@ -31,6 +31,7 @@
 #include "events/h5util.h"
 #include "kernels/kernels.h"
 #include "model/checkpoint.h"
+#include "model/vocab.h"
 #include "model/sasrec.h"
 #include "scorer/recs.h"
 #include "scorer/select.h"
@@ -139,7 +140,14 @@ static void checkpoint_make(const char *path, const char *fingerprint) {
   sr_train_state s = {.step = 10, .epoch = 1, .seed = 7, .world_size = 1, .best_metric = -1,
                       .finished = 1};
   snprintf(s.events_fingerprint, sizeof s.events_fingerprint, "%s", fingerprint);
-  assert_int_equal(sr_checkpoint_write(path, &m, &k, &s, "data: {}\n", NULL), SR_OK);
+  /* The vocabulary of events.h5 (i1..i30), as training keeps it: events_new.h5's items 31..36
+   * are matched by raw id and found new. */
+  sr_vocab vocab = {.n_items = N_ITEMS, .width = 3};
+  vocab.ids = calloc((size_t)(N_ITEMS + 1), 4);
+  assert_non_null(vocab.ids);
+  for (int i = 1; i <= N_ITEMS; i++) snprintf(vocab.ids + i * 4, 4, "i%d", i);
+  assert_int_equal(sr_checkpoint_write_vocab(path, &m, &k, &s, "data: {}\n", NULL, &vocab), SR_OK);
+  free(vocab.ids);
   sr_model_destroy(&m, &k);
   kernels_close(&k);
 }
@@ -170,11 +178,11 @@ static void case_run(score_case *c) {
            "data: {events: %s, max_len: %d}\n"
            "runtime: {device: cpu, threads: 1}\n"
            "score: {checkpoint: %s, k: %d, exclude_seen: %s, output: %s, users: %s,\n"
-           "        user_range: %s%s%s, allow_new_items: %s}\n",
+           "        user_range: %s%s%s, new_items: %s}\n",
            c->new_items ? events_new_path : events_path, MAX_LEN, ckpt_path, c->k,
            c->exclude_seen ? "true" : "false", c->output, users, c->user_range ? "\"" : "",
            c->user_range ? c->user_range : "null", c->user_range ? "\"" : "",
-           c->new_items ? "true" : "false");
+           c->new_items ? "auto" : "exclude");
   text_write(c->config, yaml);
   char command[1024];
   snprintf(command, sizeof command, "ASAN_OPTIONS=detect_leaks=0 %s score -c %s > %s/%s.log 2>&1",
@@ -262,7 +270,9 @@ static void reference_build(const score_case *c, reference *ref) {
   assert_int_equal(sr_model_create(&m, &k, &dims, 0.0f, SCORER_GROUP, 0), SR_OK);
   assert_int_equal(sr_checkpoint_read(ckpt_path, &m, &k, 0, NULL), SR_OK);
   scorer_states states;
-  assert_int_equal(scorer_states_init(&states, &m, &k, &sh, &sel, NULL), SR_OK);
+  uint8_t usable[NEW_ITEMS + 1]; /* the checkpoint's items; 31..36 are new, without content */
+  for (int i = 0; i <= NEW_ITEMS; i++) usable[i] = i >= 1 && i <= N_ITEMS;
+  assert_int_equal(scorer_states_init(&states, &m, &k, &sh, &sel, usable, NULL), SR_OK);
   const int C = dims.d_model, K = c->k;
   float *vec = calloc((size_t)sel.n * C + 1, sizeof *vec), plain[64];
   assert_int_equal(scorer_states_run(&states, 0, sel.n, vec), SR_OK);
@@ -405,6 +415,8 @@ static void case_check(const score_case *c) {
   assert_int_equal(s.n_rows, n);
   assert_int_equal(s.padded_rows, ref.padded_rows);
   assert_int_equal(s.seen_checked, c->exclude_seen);
+  assert_string_equal(s.new_items, "exclude"); /* auto without content */
+  assert_int_equal(s.new_recommended, 0);
   free(user);
   free(item);
   free(score);

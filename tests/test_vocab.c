@@ -111,7 +111,7 @@ static void check_remap(int with_optimizer) {
   assert_int_equal(sr_checkpoint_write_vocab(path, &a, &k, &s, "", NULL, &old), SR_OK);
 
   sr_vocab_match_counts c;
-  assert_int_equal(sr_checkpoint_read_remapped(path, &b, &k, &cur, with_optimizer, &c), SR_OK);
+  assert_int_equal(sr_checkpoint_read_remapped(path, &b, &k, &cur, with_optimizer, &c, NULL), SR_OK);
   assert_int_equal(c.kept, 3);
   assert_int_equal(c.added, 2);
   assert_int_equal(c.dropped, 2);
@@ -187,7 +187,7 @@ static void test_remap_grown(void **state) {
   sr_vocab_free(&back);
 
   sr_vocab_match_counts c;
-  assert_int_equal(sr_checkpoint_read_remapped(path, &b, &k, &cur, 0, &c), SR_OK);
+  assert_int_equal(sr_checkpoint_read_remapped(path, &b, &k, &cur, 0, &c, NULL), SR_OK);
   assert_int_equal(c.kept, 3);
   assert_int_equal(c.added, 3);
   assert_int_equal(c.dropped, 0);
@@ -210,7 +210,7 @@ static void test_remap_grown(void **state) {
 
   /* A checkpoint without a vocabulary loads only into as many items. */
   assert_int_equal(sr_checkpoint_write(path, &a, &k, &s, "", NULL), SR_OK);
-  assert_int_equal(sr_checkpoint_read_remapped(path, &b, &k, &cur, 0, &c), SR_EINVAL);
+  assert_int_equal(sr_checkpoint_read_remapped(path, &b, &k, &cur, 0, &c, NULL), SR_EINVAL);
   assert_non_null(strstr(sr_error_message(), "no /items/raw_id"));
   sr_error_clear();
   /* Another model shape is named by its key. */
@@ -219,7 +219,7 @@ static void test_remap_grown(void **state) {
   sr_model w;
   assert_int_equal(sr_model_create(&w, &k, &wider, 0.0f, 2, 0), SR_OK);
   assert_int_equal(sr_checkpoint_write_vocab(path, &a, &k, &s, "", NULL, &old), SR_OK);
-  assert_int_equal(sr_checkpoint_read_remapped(path, &w, &k, &cur, 0, &c), SR_EINVAL);
+  assert_int_equal(sr_checkpoint_read_remapped(path, &w, &k, &cur, 0, &c, NULL), SR_EINVAL);
   assert_non_null(strstr(sr_error_message(), "model.d_model 8, the configuration 16"));
   sr_error_clear();
   sr_model_destroy(&w, &k);

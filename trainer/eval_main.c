@@ -13,6 +13,7 @@
 #include "model/checkpoint.h"
 #include "model/sasrec.h"
 #include "model/vocab.h"
+#include "scorer/state.h"
 #include "trainer/dataset.h"
 #include "trainer/eval.h"
 #include "trainer/evaluate.h"
@@ -79,8 +80,11 @@ static sr_status eval_setup_local(eval_job *e, int argc, char **argv) {
   TRY(sr_model_create(&e->m, &e->k, &e->dims, 0.0f, cfg->train.batch_size, 0));
   e->model_made = 1;
   st = sr_checkpoint_read(cfg->score.checkpoint, &e->m, &e->k, 0, NULL);
-  if (st != SR_OK) sr_error_context("score.checkpoint");
-  return st;
+  if (st != SR_OK) {
+    sr_error_context("score.checkpoint");
+    return st;
+  }
+  return scorer_model_content_load(&e->m, &e->k, cfg->data.events);
 }
 
 static void metrics_print(const char *what, const sr_metrics *m) {

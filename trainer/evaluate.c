@@ -106,7 +106,8 @@ sr_status sr_evaluate_model(sr_model *m, const sr_kernels *k, const sr_dataset *
   TRY_GOTO(sr_alloc(&users, (size_t)B * (size_t)C, sizeof *users, "user vectors"));
   TRY_GOTO(sr_alloc(&items, (size_t)V * (size_t)C, sizeof *items, "item table"));
   TRY_GOTO(sr_alloc(&mark, (size_t)V, 1, "item marks"));
-  TRY_GOTO(k->download(k, items, m->p.wte, (size_t)V * (size_t)C * sizeof *items));
+  TRY_GOTO(sr_model_items_refresh(m, k)); /* the weights may have changed since a forward */
+  TRY_GOTO(k->download(k, items, sr_model_items(m), (size_t)V * (size_t)C * sizeof *items));
   for (int64_t u0 = 0; u0 < ds->n_users; u0 += B) {
     const int64_t n = ds->n_users - u0 < B ? ds->n_users - u0 : B;
     for (int64_t j = 0; j < n; j++)

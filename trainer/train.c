@@ -104,6 +104,20 @@ static void metrics_path(const char *ckpt, char *buf, size_t size) {
     snprintf(buf, size, "metrics.jsonl");
 }
 
+/* /items/content of data.events for model.item_content (required then). */
+static sr_status content_read(const sr_config *cfg, int64_t n_items, int *dim, float **content) {
+  sr_status st = sr_events_read_content(cfg->data.events, n_items, dim, content);
+  if (st != SR_OK) {
+    sr_error_context("data.events, model.item_content");
+    return st;
+  }
+  if (*dim == 0)
+    return sr_error(SR_EINVAL, "model.item_content is true but %s has no /items/content: attach "
+                    "item vectors with `seqrec import --items FILE`, or set model.item_content: "
+                    "false", cfg->data.events);
+  return SR_OK;
+}
+
 static sr_status choose_backend(trainer *t) {
   int gpu = -1;
   TRY(sr_device_choose(t->cfg.runtime.device, t->comm->local_rank, &gpu));
@@ -229,11 +243,22 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
           (long long)sr_dataset_global_windows(&t->ds), cfg->data.max_len,
           (long long)t->steps_per_epoch, (long long)t->global_batch);
 
+  int content_dim = 0;
+  float *content = NULL; /* [n_items + 1, content_dim] */
+  if (cfg->model.item_content) TRY(content_read(cfg, t->shard.n_items, &content_dim, &content));
   const sr_model_dims dims = {.n_items = (int)t->shard.n_items, .max_len = cfg->data.max_len,
                               .d_model = cfg->model.d_model, .n_layers = cfg->model.n_layers,
-                              .n_heads = cfg->model.n_heads, .d_ff = cfg->model.d_ff};
+                              .n_heads = cfg->model.n_heads, .d_ff = cfg->model.d_ff,
+                              .content_dim = content_dim};
   const int K = negatives_per_position(cfg);
-  TRY(sr_model_create(&t->m, &t->k, &dims, cfg->model.dropout, cfg->train.batch_size, K));
+  sr_status st_model = sr_model_create(&t->m, &t->k, &dims, cfg->model.dropout,
+                                       cfg->train.batch_size, K);
+  if (st_model == SR_OK && content) st_model = sr_model_set_content(&t->m, &t->k, content);
+  sr_free(content);
+  TRY(st_model);
+  if (content_dim > 0)
+    sr_info("model: item content from %s: %d dims per item, projected into the item table",
+            cfg->data.events, content_dim);
   sr_info("model: %lld parameters (%.1f MiB per flat buffer)", (long long)t->m.n_params,
           (double)t->m.n_params * 4.0 / 1048576.0);
 
@@ -275,7 +300,8 @@ static sr_status checkpoint_config_check(const trainer *t, const sr_model_dims *
       {"model.n_layers", saved->n_layers, d->n_layers},
       {"model.n_heads", saved->n_heads, d->n_heads},
       {"model.d_ff", saved->d_ff, d->d_ff},
-      {"number of items", saved->n_items, d->n_items}};
+      {"number of items", saved->n_items, d->n_items},
+      {"model.item_content dimension", saved->content_dim, d->content_dim}};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (keys[i].saved != keys[i].now)
       return sr_error(SR_EINVAL, "%s: the checkpoint has %s %d, the configuration %d",
@@ -336,14 +362,16 @@ static sr_status trainer_start_state(trainer *t) {
   if (cfg->model.init_from[0]) {
     sr_vocab_match_counts c;
     const sr_status st = sr_checkpoint_read_remapped(cfg->model.init_from, &t->m, &t->k,
-                                                     &t->vocab, cfg->model.init_optimizer, &c);
+                                                     &t->vocab, cfg->model.init_optimizer, &c,
+                                                     NULL);
     if (st != SR_OK) {
       sr_error_context("model.init_from");
       return st;
     }
-    sr_info("weights%s from %s: %lld items kept (%lld under a new id), %lld new (random rows), "
+    sr_info("weights%s from %s: %lld items kept (%lld under a new id), %lld new (%s), "
             "%lld dropped", cfg->model.init_optimizer ? " and Adam moments" : "",
             cfg->model.init_from, (long long)c.kept, (long long)c.moved, (long long)c.added,
+            t->m.dims.content_dim > 0 ? "from their content" : "random rows",
             (long long)c.dropped);
   }
   return t->k.download(&t->k, t->best_params, t->m.params, (size_t)t->m.n_params * sizeof(float));
@@ -504,18 +532,20 @@ static sr_status micro_batch_run(trainer *t, int64_t first, int64_t n, int micro
   TRY(k->upload(k, t->targets_dev, t->targets, (size_t)N * sizeof(int32_t)));
   TRY(k->zero(k, m->act.d_hidden, (size_t)N * C * sizeof(float)));
   if (cfg->train.loss == SR_LOSS_CE) {
-    TRY(k->loss_ce(k, &part, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, t->targets_dev,
-                   m->p.wte, N, C, V, global_targets, m->loss_block_rows, m->act.scratch,
+    TRY(k->loss_ce(k, &part, NULL, m->act.d_hidden, sr_model_items_grad(m), m->act.hidden,
+                   t->targets_dev, sr_model_items(m), N, C, V, global_targets, m->loss_block_rows, m->act.scratch,
                    m->act.scratch_bytes));
   } else {
     negatives_draw(t, t->windows + first, n, T, K);
     TRY(k->upload(k, t->negatives_dev, t->negatives, (size_t)N * K * sizeof(int32_t)));
     if (cfg->train.loss == SR_LOSS_BCE)
-      TRY(k->loss_bce(k, &part, NULL, m->act.d_hidden, m->g.wte, m->act.hidden, t->targets_dev,
-                      t->negatives_dev, m->p.wte, N, C, V, global_targets));
+      TRY(k->loss_bce(k, &part, NULL, m->act.d_hidden, sr_model_items_grad(m), m->act.hidden,
+                      t->targets_dev, t->negatives_dev, sr_model_items(m), N, C, V,
+                      global_targets));
     else
-      TRY(k->loss_sampled_ce(k, &part, NULL, m->act.d_hidden, m->g.wte, m->act.hidden,
-                             t->targets_dev, t->negatives_dev, t->logq_dev, m->p.wte, N, C, V, K,
+      TRY(k->loss_sampled_ce(k, &part, NULL, m->act.d_hidden, sr_model_items_grad(m),
+                             m->act.hidden, t->targets_dev, t->negatives_dev, t->logq_dev,
+                             sr_model_items(m), N, C, V, K,
                              global_targets, m->loss_block_rows, m->act.scratch,
                              m->act.scratch_bytes));
   }
