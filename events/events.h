@@ -48,6 +48,14 @@ sr_status sr_events_writer_set_items(sr_events_writer *w, int64_t n_items,
 /* Optional /items/content: float32 [n_items + 1, dim], row 0 for padding. */
 sr_status sr_events_writer_set_content(sr_events_writer *w, int64_t n_items, int dim,
                                        const float *content);
+/* Optional /items/title: fixed-length UTF-8 strings [n_items + 1] (row 0 ""), written like
+ * /items/raw_id; after set_items. */
+sr_status sr_events_writer_set_titles(sr_events_writer *w, int64_t n_items,
+                                      const char *const *titles);
+/* Attributes of /items/content (after set_content): `content_source` (free text; NULL: none)
+ * and `content_names` (the column names, when n_names > 0). */
+sr_status sr_events_writer_describe_content(sr_events_writer *w, const char *source, int n_names,
+                                            const char *const *names);
 /* Writes offsets and attributes, checks item ids against the vocabulary, closes and renames
  * PATH.tmp to PATH. Frees w in every case. */
 sr_status sr_events_writer_commit(sr_events_writer *w);
@@ -95,6 +103,11 @@ void sr_events_shard_free(sr_events_shard *shard);
 sr_status sr_events_read_raw_ids(const char *path, const char *dataset, int64_t begin,
                                  int64_t end, char **ids, int *width);
 
+/* /items/title whole: n_items + 1 NUL-terminated strings of *width + 1 bytes in one allocation
+ * (row 0 ""). *titles = NULL and *width = 0 when the file has none; SR_EFORMAT when its shape
+ * does not match n_items. */
+sr_status sr_events_read_titles(const char *path, int64_t n_items, char **titles, int *width);
+
 /* /items/content whole: *content = float32 [n_items + 1, *dim] (row 0, the padding row, is
  * returned as zeros whatever the file holds). *dim = 0 and *content = NULL when the file has no
  * content. SR_EFORMAT when its shape does not match n_items or a value is not finite (the
@@ -118,6 +131,9 @@ typedef struct {
   char event_types[SR_EVENTS_MAX_TYPES][32];
   int64_t type_counts[SR_EVENTS_MAX_TYPES]; /* events of each type */
   int content_dim;                          /* 0 when there is no /items/content */
+  char content_source[256];                 /* its content_source attribute, "" when absent */
+  int has_titles;                           /* the file has /items/title */
+  int64_t items_without_events;             /* items 1..n_items no event refers to */
   int64_t max_history;                      /* longest user history */
   char fingerprint[32];                     /* recomputed from the data */
   int has_fingerprint;                      /* the file stores one (and it matched) */

@@ -10,6 +10,7 @@
 #include "events/events_internal.h"
 #include "events/fingerprint.h"
 #include "events/h5util.h"
+#include "events/import.h"
 
 enum { CHECK_CHUNK = 1 << 20 }; /* rows (or floats, for content) read at a time */
 enum { SOURCE_MAX = 4095 };     /* the longest `source` attribute the writer keeps */
@@ -81,6 +82,7 @@ typedef struct {
   int32_t *items; /* [CHECK_CHUNK] */
   int64_t *times; /* [CHECK_CHUNK] */
   uint8_t *types; /* [CHECK_CHUNK] */
+  uint8_t *seen;  /* [n_items + 1]: an event refers to the item (items may have none) */
 } events_pass;
 
 /* Pass 2: items in range, types known, times sorted within each user. */
@@ -106,6 +108,7 @@ static sr_status check_events(events_pass *p, const char *path, i64_stream *offs
                           "%d types", path, (long long)e, p->types[k], p->n_types);
         type_counts[p->types[k]]++;
       }
+      p->seen[p->items[k]] = 1;
       while (user_end <= e) {
         user++;
         user_start = user_end;
@@ -122,6 +125,42 @@ static sr_status check_events(events_pass *p, const char *path, i64_stream *offs
     sr_events_fp_add_times(fp, p->times, n);
   }
   return SR_OK;
+}
+
+/* /items/title (optional): fixed-length strings [n_items + 1], each valid UTF-8, row 0 "". */
+static sr_status check_titles(hid_t file, const char *path, int64_t n_items) {
+  sr_status st = SR_OK;
+  hid_t dset = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  char *rows = NULL;
+  int64_t dims[1];
+  size_t width = 0;
+  TRY_GOTO(sr_h5_dataset_open(file, path, "/items/title", &dset));
+  TRY_GOTO(sr_h5_dataset_expect(dset, path, "/items/title", H5T_C_S1, 1, dims));
+  if (dims[0] != n_items + 1)
+    FAIL_GOTO(SR_EFORMAT, "%s: /items/title has %lld rows, expected %lld (n_items + 1)", path,
+              (long long)dims[0], (long long)n_items + 1);
+  TRY_GOTO(sr_h5_string_width(dset, path, "/items/title", &width));
+  TRY_GOTO(SR_H5_CHECK(type = H5Dget_type(dset), path, "/items/title"));
+  const int64_t per = 4096;
+  TRY_GOTO(sr_alloc(&rows, (size_t)per, width, "title rows"));
+  for (int64_t begin = 0; begin <= n_items; begin += per) {
+    int64_t n = n_items + 1 - begin < per ? n_items + 1 - begin : per;
+    TRY_GOTO(sr_h5_read_rows(dset, path, "/items/title", type, begin, n, rows));
+    for (int64_t k = 0; k < n; k++) {
+      const char *t = rows + (size_t)k * width;
+      size_t len = strnlen(t, width);
+      if (!sr_import_utf8_valid(t, len))
+        FAIL_GOTO(SR_EFORMAT, "%s: /items/title[%lld] is not valid UTF-8", path,
+                  (long long)(begin + k));
+      if (begin + k == 0 && len > 0)
+        FAIL_GOTO(SR_EFORMAT, "%s: /items/title[0] is not empty (row 0 is padding)", path);
+    }
+  }
+cleanup:
+  sr_free(rows);
+  sr_h5_close(&type);
+  sr_h5_close(&dset);
+  return st;
 }
 
 /* /items/content: float32 [n_items + 1, D], every value finite. */
@@ -162,7 +201,7 @@ sr_status sr_events_check_summary(const char *path, sr_events_summary *summary) 
   hid_t file = H5I_INVALID_HID, d_offset = H5I_INVALID_HID, d_users = H5I_INVALID_HID;
   hid_t d_items = H5I_INVALID_HID;
   events_pass p = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0, 0, 0, 0, NULL, NULL,
-                   NULL};
+                   NULL, NULL};
   i64_stream offsets = {H5I_INVALID_HID, path, "/users/offset", 0, 0, 0, NULL};
   int64_t *offset_buf = NULL;
   char *source = NULL;
@@ -237,9 +276,23 @@ sr_status sr_events_check_summary(const char *path, sr_events_summary *summary) 
   offsets.dset = d_offset;
   offsets.n = p.n_users + 1;
   offsets.buf = offset_buf;
+  TRY_GOTO(sr_alloc(&p.seen, (size_t)p.n_items + 1, 1, "items seen"));
   if (p.n_events > 0) TRY_GOTO(check_events(&p, path, &offsets, &fp, s->type_counts));
-  if (sr_h5_exists(file, "/items/content"))
+  for (int64_t i = 1; i <= p.n_items; i++) s->items_without_events += !p.seen[i];
+  if (sr_h5_exists(file, "/items/content")) {
     TRY_GOTO(check_content(file, path, p.n_items, &s->content_dim));
+    hid_t d_content = H5I_INVALID_HID;
+    TRY_GOTO(sr_h5_dataset_open(file, path, "/items/content", &d_content));
+    if (sr_h5_attr_exists(d_content, "content_source"))
+      st = sr_h5_attr_read_str(d_content, path, "/items/content", "content_source",
+                               s->content_source, sizeof s->content_source);
+    sr_h5_close(&d_content);
+    if (st != SR_OK) goto cleanup;
+  }
+  if (sr_h5_exists(file, "/items/title")) {
+    TRY_GOTO(check_titles(file, path, p.n_items));
+    s->has_titles = 1;
+  }
 
   sr_events_fp_hex(&fp, s->fingerprint);
   if (sr_h5_attr_exists(file, "fingerprint")) {
@@ -260,6 +313,7 @@ cleanup:
   sr_free(p.items);
   sr_free(p.times);
   sr_free(p.types);
+  sr_free(p.seen);
   sr_h5_close(&p.d_item);
   sr_h5_close(&p.d_time);
   sr_h5_close(&p.d_type);

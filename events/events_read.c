@@ -236,3 +236,26 @@ cleanup:
   }
   return st;
 }
+
+sr_status sr_events_read_titles(const char *path, int64_t n_items, char **titles, int *width) {
+  *titles = NULL;
+  *width = 0;
+  sr_status st = SR_OK;
+  hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+  int64_t dims[1];
+  TRY_GOTO(sr_h5_open_read(path, &file));
+  if (!sr_h5_exists(file, "/items/title")) goto cleanup; /* optional */
+  /* The shape first, so that a mismatch is a format error and not a short read. */
+  TRY_GOTO(sr_h5_dataset_open(file, path, "/items/title", &dset));
+  TRY_GOTO(sr_h5_dataset_expect(dset, path, "/items/title", H5T_C_S1, 1, dims));
+  if (dims[0] != n_items + 1)
+    FAIL_GOTO(SR_EFORMAT, "%s: /items/title has %lld rows, expected %lld (n_items + 1)", path,
+              (long long)dims[0], (long long)n_items + 1);
+  sr_h5_close(&dset);
+  sr_h5_close(&file);
+  return sr_events_read_raw_ids(path, "/items/title", 0, n_items + 1, titles, width);
+cleanup:
+  sr_h5_close(&dset);
+  sr_h5_close(&file);
+  return st;
+}

@@ -9,6 +9,7 @@
 #include "events/events.h"
 #include "events/fingerprint.h"
 #include "events/h5util.h"
+#include "events/import.h"
 
 /* Buffers hold a whole number of chunks, so every write but the last covers whole chunks.
  * Chunks stay small (a file of 50 events should not take megabytes), buffers large (few,
@@ -264,6 +265,34 @@ sr_status sr_events_writer_append_users(sr_events_writer *w, int64_t n_users,
   return writer_fail(w, append_users(w, n_users, lengths, raw_ids, items, times, types));
 }
 
+/* strs[1..n_items] as fixed-length UTF-8 strings [n_items + 1] at h5path, row 0 "". */
+static sr_status write_strings(sr_events_writer *w, const char *h5path, int64_t n_items,
+                               const char *const *strs) {
+  size_t width = 1;
+  for (int64_t i = 1; i <= n_items; i++) {
+    size_t len = strlen(strs[i]);
+    if (len > width) width = len;
+  }
+  sr_status st = SR_OK;
+  hid_t type = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+  char *block = NULL;
+  TRY_GOTO(sr_h5_string_type(width, 0, &type));
+  TRY_GOTO(sr_h5_dataset_create(w->file, w->tmp, h5path, type, n_items + 1, 0, 0, 0, &dset));
+  TRY_GOTO(sr_alloc(&block, ITEM_ID_BLOCK, width, "item strings"));
+  for (int64_t begin = 0; begin <= n_items; begin += ITEM_ID_BLOCK) {
+    int64_t n = n_items + 1 - begin < ITEM_ID_BLOCK ? n_items + 1 - begin : ITEM_ID_BLOCK;
+    memset(block, 0, (size_t)n * width);
+    for (int64_t k = 0; k < n; k++)
+      if (begin + k > 0) memcpy(block + k * width, strs[begin + k], strlen(strs[begin + k]));
+    TRY_GOTO(sr_h5_write_rows(dset, w->tmp, h5path, type, begin, n, block));
+  }
+cleanup:
+  sr_free(block);
+  sr_h5_close(&dset);
+  sr_h5_close(&type);
+  return st;
+}
+
 static sr_status set_items(sr_events_writer *w, int64_t n_items, const char *const *raw_ids) {
   if (w->failed)
     return sr_error(SR_EINTERNAL, "%s: the writer is used after an earlier error", w->path);
@@ -271,34 +300,13 @@ static sr_status set_items(sr_events_writer *w, int64_t n_items, const char *con
   if (n_items < 0 || n_items >= INT32_MAX)
     return sr_error(SR_EINVAL, "%s: /items/raw_id: %lld items; the format holds 0 to %d", w->path,
                     (long long)n_items, INT32_MAX - 1);
-  size_t width = 1;
-  for (int64_t i = 1; i <= n_items; i++) {
+  for (int64_t i = 1; i <= n_items; i++)
     if (!raw_ids[i])
       return sr_error(SR_EINVAL, "%s: /items/raw_id[%lld]: no raw id given", w->path,
                       (long long)i);
-    size_t len = strlen(raw_ids[i]);
-    if (len > width) width = len;
-  }
-  sr_status st = SR_OK;
-  hid_t type = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  char *block = NULL;
-  TRY_GOTO(sr_h5_string_type(width, 0, &type));
-  TRY_GOTO(sr_h5_dataset_create(w->file, w->tmp, "/items/raw_id", type, n_items + 1, 0, 0, 0,
-                                &dset));
-  TRY_GOTO(sr_alloc(&block, ITEM_ID_BLOCK, width, "item raw ids"));
-  for (int64_t begin = 0; begin <= n_items; begin += ITEM_ID_BLOCK) {
-    int64_t n = n_items + 1 - begin < ITEM_ID_BLOCK ? n_items + 1 - begin : ITEM_ID_BLOCK;
-    memset(block, 0, (size_t)n * width);
-    for (int64_t k = 0; k < n; k++)
-      if (begin + k > 0) memcpy(block + k * width, raw_ids[begin + k], strlen(raw_ids[begin + k]));
-    TRY_GOTO(sr_h5_write_rows(dset, w->tmp, "/items/raw_id", type, begin, n, block));
-  }
+  TRY(write_strings(w, "/items/raw_id", n_items, raw_ids));
   w->n_items = n_items;
-cleanup:
-  sr_free(block);
-  sr_h5_close(&dset);
-  sr_h5_close(&type);
-  return st;
+  return SR_OK;
 }
 
 sr_status sr_events_writer_set_items(sr_events_writer *w, int64_t n_items,
@@ -337,6 +345,46 @@ cleanup:
 sr_status sr_events_writer_set_content(sr_events_writer *w, int64_t n_items, int dim,
                                        const float *content) {
   return writer_fail(w, set_content(w, n_items, dim, content));
+}
+
+static sr_status set_titles(sr_events_writer *w, int64_t n_items, const char *const *titles) {
+  if (w->failed)
+    return sr_error(SR_EINTERNAL, "%s: the writer is used after an earlier error", w->path);
+  if (w->n_items < 0 || n_items != w->n_items)
+    return sr_error(SR_EINTERNAL, "%s: /items/title: set the %lld items first", w->path,
+                    (long long)n_items);
+  for (int64_t i = 1; i <= n_items; i++)
+    if (!titles[i] || !sr_import_utf8_valid(titles[i], strlen(titles[i])))
+      return sr_error(SR_EINVAL, "%s: /items/title[%lld]: missing or not UTF-8", w->path,
+                      (long long)i);
+  return write_strings(w, "/items/title", n_items, titles);
+}
+
+sr_status sr_events_writer_set_titles(sr_events_writer *w, int64_t n_items,
+                                      const char *const *titles) {
+  return writer_fail(w, set_titles(w, n_items, titles));
+}
+
+static sr_status describe_content(sr_events_writer *w, const char *source, int n_names,
+                                  const char *const *names) {
+  if (w->content_items < 0)
+    return sr_error(SR_EINTERNAL, "%s: describe /items/content after setting it", w->path);
+  sr_status st = SR_OK;
+  hid_t dset = H5I_INVALID_HID;
+  TRY_GOTO(sr_h5_dataset_open(w->file, w->tmp, "/items/content", &dset));
+  if (source)
+    TRY_GOTO(sr_h5_attr_write_str(dset, w->tmp, "/items/content", "content_source", source));
+  if (n_names > 0)
+    TRY_GOTO(sr_h5_attr_write_strs(dset, w->tmp, "/items/content", "content_names", n_names,
+                                   names));
+cleanup:
+  sr_h5_close(&dset);
+  return st;
+}
+
+sr_status sr_events_writer_describe_content(sr_events_writer *w, const char *source, int n_names,
+                                            const char *const *names) {
+  return writer_fail(w, describe_content(w, source, n_names, names));
 }
 
 void sr_events_writer_fingerprint(const sr_events_writer *w, char out[32]) {

@@ -89,6 +89,8 @@ void sr_import_ids_init(sr_import_ids *ids);
 void sr_import_ids_free(sr_import_ids *ids);
 /* *key = the key of s[0..len) (new ids get the next key). s holds no NUL. */
 sr_status sr_import_ids_intern(sr_import_ids *ids, const char *s, size_t len, int32_t *key);
+/* The key of s[0..len), or -1 when it was never interned. */
+int32_t sr_import_ids_find(const sr_import_ids *ids, const char *s, size_t len);
 static inline const char *sr_import_ids_get(const sr_import_ids *ids, int32_t key) {
   return ids->pool + ids->start[key];
 }

@@ -161,31 +161,46 @@ static sr_status ids_add(sr_import_ids *ids, const char *s, size_t len, uint32_t
   return SR_OK;
 }
 
-sr_status sr_import_ids_intern(sr_import_ids *ids, const char *s, size_t len, int32_t *key) {
-  /* Keep the table at most half full so probe runs stay short. */
-  if ((size_t)ids->n + 1 > ids->n_slots / 2) TRY(ids_grow_slots(ids));
-  uint32_t h = ids_hash(s, len);
+/* The slot holding s[0..len), or the empty slot where it would go; *key = its key or -1. */
+static size_t ids_lookup(const sr_import_ids *ids, const char *s, size_t len, uint32_t h,
+                         int32_t *key) {
   uint64_t head = ids_head(s, len);
   uint32_t tag = ids_tag(h, len);
   size_t mask = ids->n_slots - 1;
   size_t slot = h & mask;
+  *key = -1;
   for (;;) {
     const sr_import_slot *e = &ids->slots[slot];
-    if (e->key == 0) break;
+    if (e->key == 0) return slot;
     /* Up to 8 bytes, head and length (in the tag) are the whole id. */
     if (e->tag == tag && e->head == head) {
       int32_t k = e->key - 1;
       if (len <= 8 || (ids_length(ids, k) == len &&
                        memcmp(ids->pool + ids->start[k] + 8, s + 8, len - 8) == 0)) {
         *key = k;
-        return SR_OK;
+        return slot;
       }
     }
     slot = (slot + 1) & mask;
   }
+}
+
+sr_status sr_import_ids_intern(sr_import_ids *ids, const char *s, size_t len, int32_t *key) {
+  /* Keep the table at most half full so probe runs stay short. */
+  if ((size_t)ids->n + 1 > ids->n_slots / 2) TRY(ids_grow_slots(ids));
+  uint32_t h = ids_hash(s, len);
+  size_t slot = ids_lookup(ids, s, len, h, key);
+  if (*key >= 0) return SR_OK;
   TRY(ids_add(ids, s, len, h, key));
-  ids->slots[slot] = (sr_import_slot){head, tag, *key + 1};
+  ids->slots[slot] = (sr_import_slot){ids_head(s, len), ids_tag(h, len), *key + 1};
   return SR_OK;
+}
+
+int32_t sr_import_ids_find(const sr_import_ids *ids, const char *s, size_t len) {
+  if (ids->n_slots == 0) return -1;
+  int32_t key;
+  ids_lookup(ids, s, len, ids_hash(s, len), &key);
+  return key;
 }
 
 typedef struct {

@@ -12,11 +12,13 @@
 #include "events/cli.h"
 #include "events/events.h"
 #include "events/import.h"
+#include "events/import_items.h"
 
 static const char import_usage[] =
     "usage: seqrec import --format csv|tsv|movielens|sasrec|taobao\n"
     "                     [--user COL --item COL --time COL --type COL] [--header]\n"
     "                     [--min-user-events N] [--min-item-events N] [--dedupe] [--skip-bad]\n"
+    "                     [--items FILE [--items-format movielens|csv]]\n"
     "                     IN... -o events.h5      (IN '-': standard input)\n"
     "\n"
     "  --format      csv, tsv (columns chosen with --user/--item/--time/--type), or a preset:\n"
@@ -31,6 +33,10 @@ static const char import_usage[] =
     "                drop users/items with fewer events, repeated until stable (k-core)\n"
     "  --dedupe      drop repeated (user, item, time, type) events, keeping the first\n"
     "  --skip-bad    skip malformed rows (counted by reason) instead of stopping at the first\n"
+    "  --items FILE  item titles and content vectors, matched to the log's items by raw id:\n"
+    "                movielens  movies.dat (MovieID::Title::Genres, ISO-8859-1): title and\n"
+    "                           multi-hot genres (the default --items-format)\n"
+    "                csv        id,v1,...,vD float vectors, no header\n"
     "  -o PATH       the events.h5 to write (written to PATH.tmp, renamed when complete)\n"
     "Several inputs are read in order as one log. csv fields may be \"quoted\" (\"\" for a quote,\n"
     "no line breaks inside); tsv has no quoting; spaces around fields are dropped.";
@@ -39,6 +45,8 @@ typedef struct {
   sr_import_opts opts;
   sr_import_filter filter;
   const char *output;
+  const char *items;     /* --items FILE, NULL when absent */
+  sr_items_format items_format;
   const char **inputs; /* [n_inputs] */
   int n_inputs;
   int help;
@@ -57,7 +65,7 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
   memset(a, 0, sizeof *a);
   int format = -1;
   TRY(sr_alloc(&a->inputs, (size_t)argc + 1, sizeof *a->inputs, "input list"));
-  int only_inputs = 0;
+  int only_inputs = 0, items_format_set = 0;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (only_inputs || arg[0] != '-' || strcmp(arg, "-") == 0) {
@@ -95,7 +103,7 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
     name[name_len] = '\0';
     static const char *const with_value[] = {
         "--format",          "--user", "--item",  "--time", "--type", "--min-user-events",
-        "--min-item-events", "-o",     "--output"};
+        "--min-item-events", "-o",     "--output", "--items", "--items-format"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       known |= strcmp(name, with_value[k]) == 0;
@@ -121,6 +129,14 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
       a->opts.time_col = value;
     } else if (strcmp(name, "--type") == 0) {
       a->opts.type_col = value;
+    } else if (strcmp(name, "--items") == 0) {
+      a->items = value;
+    } else if (strcmp(name, "--items-format") == 0) {
+      int f = sr_items_format_parse(value);
+      if (f < 0)
+        return sr_error(SR_EINVAL, "--items-format %s: unknown (movielens or csv)", value);
+      a->items_format = (sr_items_format)f;
+      items_format_set = 1;
     } else if (strcmp(name, "--min-user-events") == 0) {
       TRY(args_count(name, value, &a->filter.min_user_events));
     } else if (strcmp(name, "--min-item-events") == 0) {
@@ -132,6 +148,8 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
   if (format < 0)
     return sr_error(SR_EINVAL, "missing --format (csv, tsv, movielens, sasrec or taobao)");
   a->opts.format = (sr_import_format)format;
+  if (items_format_set && !a->items)
+    return sr_error(SR_EINVAL, "--items-format: only with --items FILE");
   if (!a->output) return sr_error(SR_EINVAL, "missing -o: the events.h5 file to write");
   if (a->n_inputs == 0)
     return sr_error(SR_EINVAL, "no input files (seqrec import ... IN... -o %s)", a->output);
@@ -231,7 +249,14 @@ static sr_status import_run(const import_args *a, int argc, char **argv) {
   sr_import_table table;
   memset(&table, 0, sizeof table);
   sr_events_writer *w = NULL;
+  sr_items items;
+  sr_items_init(&items);
+  float *content = NULL;
+  const char **titles = NULL;
+  int64_t matched = 0;
   TRY(sr_import_log_init(&log, &a->opts));
+  /* The items file is read first: it is small, and a bad one fails before the long read. */
+  if (a->items) TRY_GOTO(sr_items_read_file(&items, a->items_format, a->items));
 
   /* Every input is checked before the long read, so a typo in the last one fails at once. */
   for (int k = 0; k < a->n_inputs; k++) {
@@ -267,12 +292,29 @@ static sr_status import_run(const import_args *a, int argc, char **argv) {
   TRY_GOTO(sr_events_writer_append_users(w, table.n_users, table.lengths, table.user_raw,
                                          table.item, table.time, table.type));
   TRY_GOTO(sr_events_writer_set_items(w, table.n_items, table.item_raw));
+  if (a->items) {
+    TRY_GOTO(sr_items_match(&items, table.n_items, table.item_raw, &content, &titles, &matched));
+    TRY_GOTO(sr_events_writer_set_content(w, table.n_items, items.dim, content));
+    TRY_GOTO(sr_events_writer_describe_content(w, items.source, items.n_names,
+                                               (const char *const *)items.names));
+    if (titles) TRY_GOTO(sr_events_writer_set_titles(w, table.n_items, titles));
+  }
   st = sr_events_writer_commit(w);
   w = NULL; /* commit frees it, whatever happened */
   if (st != SR_OK) goto cleanup;
+  if (a->items) {
+    char b1[32], b2[32], b3[32];
+    sr_info("items file: %s of %s items matched, %s items of the file not in the log (%d %s)",
+            fmt_count(matched, b1), fmt_count(table.n_items, b2),
+            fmt_count(items.ids.n - matched, b3), items.dim,
+            items.n_names > 0 ? "genre columns" : "dimensions");
+  }
   summary_print(a, &log, &table, t_read, sr_time_now() - t0);
 
 cleanup:
+  sr_free(content);
+  sr_free((void *)titles);
+  sr_items_free(&items);
   sr_events_writer_abort(w);
   sr_import_table_free(&table);
   sr_import_log_free(&log);

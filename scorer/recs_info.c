@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "events/events.h"
 #include "events/h5util.h"
 #include "scorer/cli.h"
 #include "scorer/recs.h"
@@ -65,6 +66,14 @@ static sr_status print_first_users(const char *path, const scorer_recs_summary *
   hid_t d_score = H5I_INVALID_HID, d_uid = H5I_INVALID_HID, d_iid = H5I_INVALID_HID;
   int32_t *items = NULL;
   float *scores = NULL;
+  /* Titles from the events file the recommendations were made from, when it has them. */
+  char *titles = NULL;
+  int title_width = 0;
+  if (access(s->events, R_OK) == 0 &&
+      sr_events_read_titles(s->events, s->n_items, &titles, &title_width) != SR_OK) {
+    sr_error_clear(); /* another file by now: show raw ids only */
+    titles = NULL;
+  }
   TRY_GOTO(sr_h5_open_read(path, &f));
   TRY_GOTO(sr_h5_dataset_open(f, path, "/recs/user", &d_user));
   TRY_GOTO(sr_h5_dataset_open(f, path, "/recs/item", &d_item));
@@ -88,8 +97,12 @@ static sr_status print_first_users(const char *path, const scorer_recs_summary *
         break;
       }
       raw_id(d_iid, path, "/items/raw_id", items[j], id, sizeof id);
-      used += snprintf(line + used, sizeof line - (size_t)used, "  %.24s (%.3g)", id,
-                       (double)scores[j]);
+      if (titles)
+        used += snprintf(line + used, sizeof line - (size_t)used, "  %.24s \"%.40s\" (%.3g)", id,
+                         titles + (size_t)items[j] * ((size_t)title_width + 1), (double)scores[j]);
+      else
+        used += snprintf(line + used, sizeof line - (size_t)used, "  %.24s (%.3g)", id,
+                         (double)scores[j]);
     }
     if (s->k > show && items[show - 1] != 0 && used < (int)sizeof line)
       snprintf(line + used, sizeof line - (size_t)used, "  ...");
@@ -98,6 +111,7 @@ static sr_status print_first_users(const char *path, const scorer_recs_summary *
 cleanup:
   sr_free(items);
   sr_free(scores);
+  sr_free(titles);
   sr_h5_close(&d_user);
   sr_h5_close(&d_item);
   sr_h5_close(&d_score);

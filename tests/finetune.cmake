@@ -3,3 +3,4 @@
 sr_add_unit_test(test_vocab SOURCES test_vocab.c LIBS sr_model)
 sr_add_unit_test(test_temporal SOURCES test_temporal.c LIBS sr_trainer RANKS 1 2)
 sr_add_script_test(finetune_vocab SCRIPT finetune_vocab.sh)
+sr_add_script_test(content_items SCRIPT content_items.sh)

@@ -6,20 +6,10 @@
 source "$(dirname "$0")/train_lib.sh"
 command -v h5diff >/dev/null || fail "h5diff not found (hdf5-tools): needed to compare checkpoints"
 
-# log FIRST LAST SEED: 80 users, each 6..25 events on items iFIRST..iLAST at increasing times.
-log() {
-  awk -v first="$1" -v last="$2" -v seed="$3" 'BEGIN {
-    srand(seed); print "user,item,time"
-    for (u = 1; u <= 80; u++) {
-      n = 6 + int(rand() * 20); t = int(rand() * 1000)
-      for (e = 0; e < n; e++) { t += 1 + int(rand() * 50)
-        print "u" u ",i" (first + int(rand() * (last - first + 1))) "," t }
-    } }'
-}
 # Old log: items i1..i40. New log: i5..i50 (i1..i4 gone, i41..i50 new), other histories, so
 # the dense ids of the kept items change too.
-log 1 40 1 >old.csv
-log 5 50 2 >new.csv
+log_csv 1 40 1 >old.csv
+log_csv 5 50 2 >new.csv
 imp() { "$SEQREC" import --format csv --header --user user --item item --time time "$1" -o "$2" \
   >/dev/null || fail "import $1"; }
 imp old.csv old.h5

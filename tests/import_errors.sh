@@ -24,6 +24,22 @@ expect_fail() {
   fi
 }
 
+# Bad items files (--items): file:line, the column, and what was wrong.
+printf '1 10\n1 11\n2 10\n' >items_log.txt
+items_case() { printf "$1" >"$2"; shift 2; }
+items_case 'i10,1,2\ni11,3\n' ragged.csv
+expect_fail "ragged.csv:2: 1 values, but the first line has 2" --format sasrec items_log.txt \
+  --items ragged.csv --items-format csv -o out.h5
+items_case '10,1,2\n11,x,2\n' badnum.csv
+expect_fail "badnum.csv:2: column 2: 'x' is not a finite number" --format sasrec items_log.txt \
+  --items badnum.csv --items-format csv -o out.h5
+items_case '10,nan,1\n' nan.csv
+expect_fail "nan.csv:1: column 2: 'nan' is not a finite number" --format sasrec items_log.txt \
+  --items nan.csv --items-format csv -o out.h5
+items_case '10::A (1990)::Comedy\n10::B (1991)::Drama\n' twice.dat
+expect_fail "twice.dat:2: item 10 is listed twice (first on line 1)" --format sasrec \
+  items_log.txt --items twice.dat -o out.h5
+
 # Bad rows, one per kind: file:line and what was wrong.
 expect_fail "bad_fields.data:3: expected 4 tab-separated fields, found 3" \
   --format movielens "$D/bad_fields.data" -o out.h5

@@ -38,3 +38,15 @@ field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 kind() { grep "\"kind\":\"$1\""; }
 # after STEP < metrics.jsonl: lines whose step is greater than STEP.
 after() { awk -v s="$1" '{ if (match($0, /"step":[0-9]+/) && substr($0, RSTART + 7, RLENGTH - 7) + 0 > s) print }'; }
+
+# log_csv FIRST LAST SEED: a user,item,time CSV of 80 users, each 6..25 events on items
+# iFIRST..iLAST at increasing times (fine-tuning and content tests build vocabularies from it).
+log_csv() {
+  awk -v first="$1" -v last="$2" -v seed="$3" 'BEGIN {
+    srand(seed); print "user,item,time"
+    for (u = 1; u <= 80; u++) {
+      n = 6 + int(rand() * 20); t = int(rand() * 1000)
+      for (e = 0; e < n; e++) { t += 1 + int(rand() * 50)
+        print "u" u ",i" (first + int(rand() * (last - first + 1))) "," t }
+    } }'
+}

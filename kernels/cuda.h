@@ -1,0 +1,115 @@
+/* The CUDA backend's ops (one kernels/<op>.cu beside each <op>.c) and its shared state.
+ * Private to kernels/: callers see only kernels.h. Included from CUDA C++ files. */
+#ifndef SR_KERNELS_CUDA_H
+#define SR_KERNELS_CUDA_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "kernels/cpu.h" /* host-side checks shared with the CPU twin (kernel_dropout_check) */
+}
+
+/* What kernels_cuda_init keeps in k->ctx. */
+typedef struct {
+  int device;
+  cudaStream_t stream;
+  cublasHandle_t blas; /* bound to stream, CUBLAS_DEFAULT_MATH (no TF32) */
+  double *partials;    /* [SR_CUDA_NORM_BLOCKS] partial sums of global_norm */
+} sr_cuda_ctx;
+
+#define SR_CUDA_NORM_BLOCKS 256
+
+/* Every CUDA and cuBLAS call goes through these: the message names the expression, file, line. */
+#define CUDA_TRY(expr)                                                                       \
+  do {                                                                                       \
+    cudaError_t e_ = (expr);                                                                 \
+    if (e_ != cudaSuccess)                                                                   \
+      return sr_error(SR_EINTERNAL, "%s:%d: %s: %s", __FILE__, __LINE__, #expr,             \
+                      cudaGetErrorString(e_));                                               \
+  } while (0)
+#define CUBLAS_TRY(expr)                                                                     \
+  do {                                                                                       \
+    cublasStatus_t e_ = (expr);                                                              \
+    if (e_ != CUBLAS_STATUS_SUCCESS)                                                         \
+      return sr_error(SR_EINTERNAL, "%s:%d: %s: %s", __FILE__, __LINE__, #expr,             \
+                      cublasGetStatusString(e_));                                            \
+  } while (0)
+/* After every <<<...>>> launch. */
+#define LAUNCH_TRY() CUDA_TRY(cudaGetLastError())
+
+static inline sr_cuda_ctx *cuda_ctx(const sr_kernels *k) { return (sr_cuda_ctx *)k->ctx; }
+static inline cudaStream_t cuda_stream(const sr_kernels *k) { return cuda_ctx(k)->stream; }
+
+/* Blocks for a grid-stride loop over n elements: enough to fill an H100, never over the
+ * grid limit whatever n is. */
+static inline unsigned cuda_blocks(int64_t n, int threads) {
+  int64_t b = (n + threads - 1) / threads;
+  return (unsigned)(b < 1 ? 1 : b > 8192 ? 8192 : b);
+}
+
+/* Philox4x32-10 exactly as core/rng.c (same constants), so a dropout mask drawn here has the
+ * same bits as the CPU's: counter (block, block>>32, stream, stream>>32), key = seed,
+ * block = step<<32 | i>>2, word i&3, u = (w>>8) * 2^-24. */
+#define SR_PHILOX_M0 0xD2511F53u
+#define SR_PHILOX_M1 0xCD9E8D57u
+#define SR_PHILOX_W0 0x9E3779B9u
+#define SR_PHILOX_W1 0xBB67AE85u
+
+__device__ __forceinline__ uint32_t cuda_philox_word(uint64_t seed, uint64_t stream,
+                                                     uint64_t block, int word) {
+  uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32);
+  uint32_t c2 = (uint32_t)stream, c3 = (uint32_t)(stream >> 32);
+  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+  for (int round = 0; round < 10; round++) {
+    if (round > 0) {
+      k0 += SR_PHILOX_W0;
+      k1 += SR_PHILOX_W1;
+    }
+    const uint64_t p0 = (uint64_t)SR_PHILOX_M0 * c0, p1 = (uint64_t)SR_PHILOX_M1 * c2;
+    const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+    const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+    c0 = n0;
+    c1 = (uint32_t)p1;
+    c2 = n2;
+    c3 = (uint32_t)p0;
+  }
+  return word == 0 ? c0 : word == 1 ? c1 : word == 2 ? c2 : c3;
+}
+
+/* The factor of element i of the mask: scale when kept, 0 when dropped. */
+__device__ __forceinline__ float cuda_dropout_factor(const sr_dropout d, float scale,
+                                                     uint64_t i) {
+  const uint32_t w = cuda_philox_word(d.seed, d.stream, (d.step << 32) | (i >> 2), (int)(i & 3));
+  const float u = (float)(w >> 8) * 0x1.0p-24f;
+  return u >= d.p ? scale : 0.0f;
+}
+
+/* SR_EINVAL naming the first (lowest index) of ids[0..n) outside 0..V-1, like the CPU checks;
+ * one small copy back to the host. backend_cuda.cu. */
+sr_status kernel_cuda_ids_check(const sr_kernels *k, const char *op, const int32_t *ids,
+                                int64_t n, int T, int V);
+
+extern "C" {
+sr_embed_forward_fn kernel_embed_forward_cuda;
+sr_embed_backward_fn kernel_embed_backward_cuda;
+sr_layernorm_forward_fn kernel_layernorm_forward_cuda;
+sr_layernorm_backward_fn kernel_layernorm_backward_cuda;
+sr_linear_forward_fn kernel_linear_forward_cuda;
+sr_linear_backward_fn kernel_linear_backward_cuda;
+sr_attention_forward_fn kernel_attention_forward_cuda;
+sr_attention_backward_fn kernel_attention_backward_cuda;
+sr_gelu_forward_fn kernel_gelu_forward_cuda;
+sr_gelu_backward_fn kernel_gelu_backward_cuda;
+sr_dropout_forward_fn kernel_dropout_forward_cuda;
+sr_dropout_backward_fn kernel_dropout_backward_cuda;
+sr_residual_forward_fn kernel_residual_forward_cuda;
+sr_residual_backward_fn kernel_residual_backward_cuda;
+sr_loss_ce_fn kernel_loss_ce_cuda;
+sr_loss_sampled_ce_fn kernel_loss_sampled_ce_cuda;
+sr_loss_bce_fn kernel_loss_bce_cuda;
+sr_global_norm_fn kernel_global_norm_cuda;
+sr_adamw_update_fn kernel_adamw_update_cuda;
+}
+
+#endif

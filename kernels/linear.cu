@@ -1,0 +1,59 @@
+/* Linear layer out = x . w^T + b through cuBLAS, and its backward: the CUDA twin of linear.c.
+ * cuBLAS is column-major: a row-major [R, S] matrix is its [S, R] transpose there, so
+ * out^T = w^T(col) . x^T(col) reads as sgemm(T, N) below. */
+#include "kernels/cuda.h"
+
+/* out[i, o] = b[o]: the start that sgemm adds x . w^T onto. */
+__global__ void linear_bias_fill_kernel(float *out, const float *b, int64_t N, int OC) {
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < N * OC;
+       e += (int64_t)gridDim.x * blockDim.x)
+    out[e] = b[e % OC];
+}
+
+/* db[o] += column o of dout, rows in order (the CPU's order). */
+__global__ void linear_db_kernel(float *db, const float *dout, int64_t N, int OC) {
+  const int o = blockIdx.x * blockDim.x + threadIdx.x;
+  if (o >= OC) return;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < N; i++) acc += dout[i * OC + o];
+  db[o] += acc;
+}
+
+sr_status kernel_linear_forward_cuda(const sr_kernels *k, float *out, const float *x,
+                                     const float *w, const float *b, int N, int IC, int OC) {
+  if (N < 0 || IC <= 0 || OC <= 0)
+    return sr_error(SR_EINVAL, "linear_forward: bad shape N=%d IC=%d OC=%d", N, IC, OC);
+  if (N == 0) return SR_OK;
+  float beta = 0.0f;
+  if (b) {
+    linear_bias_fill_kernel<<<cuda_blocks((int64_t)N * OC, 256), 256, 0, cuda_stream(k)>>>(
+        out, b, N, OC);
+    LAUNCH_TRY();
+    beta = 1.0f;
+  }
+  const float one = 1.0f;
+  CUBLAS_TRY(cublasSgemm(cuda_ctx(k)->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, &one, w, IC, x,
+                         IC, &beta, out, OC));
+  return SR_OK;
+}
+
+sr_status kernel_linear_backward_cuda(const sr_kernels *k, float *dx, float *dw, float *db,
+                                      const float *dout, const float *x, const float *w, int N,
+                                      int IC, int OC) {
+  if (N < 0 || IC <= 0 || OC <= 0)
+    return sr_error(SR_EINVAL, "linear_backward: bad shape N=%d IC=%d OC=%d", N, IC, OC);
+  if (N == 0) return SR_OK;
+  const float one = 1.0f;
+  cublasHandle_t h = cuda_ctx(k)->blas;
+  /* dx += dout . w: dx^T [IC, N] = w(col [IC, OC]) . dout^T(col [OC, N]). */
+  if (dx) CUBLAS_TRY(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, &one, w, IC, dout, OC,
+                                 &one, dx, IC));
+  /* dw += dout^T . x: dw^T [IC, OC] = x^T(col [IC, N]) . dout(col^T [N, OC]). */
+  if (dw) CUBLAS_TRY(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, &one, x, IC, dout, OC,
+                                 &one, dw, IC));
+  if (db) {
+    linear_db_kernel<<<(OC + 127) / 128, 128, 0, cuda_stream(k)>>>(db, dout, N, OC);
+    LAUNCH_TRY();
+  }
+  return SR_OK;
+}
