@@ -38,9 +38,10 @@ start=$(date +%s)
 OMP_WAIT_POLICY=passive "$seqrec" train -c "$here/configs/ml1m.yaml" "${set_[@]}" \
   --set data.events=train.h5 --set train.checkpoint=run/ckpt.h5 >train.log 2>&1
 echo "trained in $(( $(date +%s) - start )) s: $(grep -E '^test' train.log | head -1)"
-# The training users with the whole catalogue of movies.dat to score. import has no option yet
-# to list items without events, so a placeholder user "catalogue" holds one event of each movie
-# (it is scored too, but holds no held-out event, so it counts nowhere below).
+# The training users with the whole catalogue of movies.dat to score: a placeholder user
+# "catalogue" holds one event of each movie, so that import lists it (it is scored too, but
+# holds no held-out event, so it counts nowhere below). The figure in bench/RESULTS.md was made
+# this way; `seqrec import --catalogue` now does the same without the placeholder.
 awk -F'::' '{ print "catalogue", $1 }' "$data/movies.dat" | cat train.txt - >catalogue.txt
 "$seqrec" import --format sasrec catalogue.txt -o catalogue.h5 --items "$data/movies.dat" \
   >import-catalogue.txt

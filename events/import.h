@@ -133,6 +133,9 @@ typedef struct {
   int dedupe;              /* drop repeated (user, item, time, type), keeping the first */
   int64_t min_user_events; /* k-core: applied with min_item_events until nothing changes */
   int64_t min_item_events;
+  /* --catalogue: [item keys] 1 for items kept in the vocabulary even with no event left (the
+   * items file's); NULL: an item exists only through its events */
+  const uint8_t *keep_items;
 } sr_import_filter;
 
 /* The log as events.h5 wants it: dense ids, events sorted by (user, time, input order). */
@@ -149,6 +152,7 @@ typedef struct {
   /* what filtering dropped */
   int64_t n_duplicates;
   int64_t kcore_users, kcore_items, kcore_events, kcore_rounds;
+  int64_t catalogue_items; /* items without events kept by filter.keep_items */
 } sr_import_table;
 
 /* Fails (SR_EINVAL) when the log is empty or filtering leaves no event. The table points into

@@ -18,7 +18,7 @@ static const char import_usage[] =
     "usage: seqrec import --format csv|tsv|movielens|sasrec|taobao\n"
     "                     [--user COL --item COL --time COL --type COL] [--header]\n"
     "                     [--min-user-events N] [--min-item-events N] [--dedupe] [--skip-bad]\n"
-    "                     [--items FILE [--items-format movielens|csv]]\n"
+    "                     [--items FILE [--items-format movielens|csv] [--catalogue]]\n"
     "                     IN... -o events.h5      (IN '-': standard input)\n"
     "\n"
     "  --format      csv, tsv (columns chosen with --user/--item/--time/--type), or a preset:\n"
@@ -37,6 +37,8 @@ static const char import_usage[] =
     "                movielens  movies.dat (MovieID::Title::Genres, ISO-8859-1): title and\n"
     "                           multi-hot genres (the default --items-format)\n"
     "                csv        id,v1,...,vD float vectors, no header\n"
+    "  --catalogue   the items file is the catalogue: its items without events join the\n"
+    "                vocabulary too (zero events), so they can be scored from their content\n"
     "  -o PATH       the events.h5 to write (written to PATH.tmp, renamed when complete)\n"
     "Several inputs are read in order as one log. csv fields may be \"quoted\" (\"\" for a quote,\n"
     "no line breaks inside); tsv has no quoting; spaces around fields are dropped.";
@@ -47,6 +49,7 @@ typedef struct {
   const char *output;
   const char *items;     /* --items FILE, NULL when absent */
   sr_items_format items_format;
+  int catalogue;           /* --catalogue: the items file's items join the vocabulary */
   const char **inputs; /* [n_inputs] */
   int n_inputs;
   int help;
@@ -90,6 +93,10 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
     }
     if (strcmp(arg, "--skip-bad") == 0) {
       a->opts.skip_bad = 1;
+      continue;
+    }
+    if (strcmp(arg, "--catalogue") == 0) {
+      a->catalogue = 1;
       continue;
     }
     /* The options with a value. */
@@ -150,6 +157,8 @@ static sr_status args_parse(int argc, char **argv, import_args *a) {
   a->opts.format = (sr_import_format)format;
   if (items_format_set && !a->items)
     return sr_error(SR_EINVAL, "--items-format: only with --items FILE");
+  if (a->catalogue && !a->items)
+    return sr_error(SR_EINVAL, "--catalogue: only with --items FILE (the catalogue)");
   if (!a->output) return sr_error(SR_EINVAL, "missing -o: the events.h5 file to write");
   if (a->n_inputs == 0)
     return sr_error(SR_EINVAL, "no input files (seqrec import ... IN... -o %s)", a->output);
@@ -242,6 +251,24 @@ static void summary_print(const import_args *a, const sr_import_log *log, const 
   sr_info("wrote     %s (import took %.2fs)", a->output, t_total);
 }
 
+
+/* --catalogue: every item of the items file becomes an item of the log (interned as a raw id),
+ * so that items nobody has an event of are in the vocabulary too; keep[key] marks them. */
+static sr_status catalogue_add(sr_import_log *log, const sr_items *items, uint8_t **keep) {
+  int32_t *keys = NULL;
+  TRY(sr_alloc(&keys, (size_t)items->ids.n + 1, sizeof *keys, "catalogue"));
+  sr_status st = SR_OK;
+  for (int32_t k = 0; k < items->ids.n; k++) {
+    const char *id = sr_import_ids_get(&items->ids, k);
+    TRY_GOTO(sr_import_ids_intern(&log->items, id, strlen(id), &keys[k]));
+  }
+  TRY_GOTO(sr_alloc(keep, (size_t)log->items.n + 1, 1, "catalogue marks"));
+  for (int32_t k = 0; k < items->ids.n; k++) (*keep)[keys[k]] = 1;
+cleanup:
+  sr_free(keys);
+  return st;
+}
+
 static sr_status import_run(const import_args *a, int argc, char **argv) {
   sr_status st = SR_OK;
   double t0 = sr_time_now();
@@ -253,6 +280,7 @@ static sr_status import_run(const import_args *a, int argc, char **argv) {
   sr_items_init(&items);
   float *content = NULL;
   const char **titles = NULL;
+  uint8_t *keep = NULL;
   int64_t matched = 0;
   TRY(sr_import_log_init(&log, &a->opts));
   /* The items file is read first: it is small, and a bad one fails before the long read. */
@@ -278,7 +306,10 @@ static sr_status import_run(const import_args *a, int argc, char **argv) {
     FAIL_GOTO(SR_EINVAL, "no events: all %lld rows of %s%s were bad and skipped (--skip-bad)",
               (long long)log.n_rows, a->inputs[0], a->n_inputs > 1 ? " and the other inputs" : "");
   }
-  TRY_GOTO(sr_import_table_build(&log, &a->filter, &table));
+  if (a->catalogue) TRY_GOTO(catalogue_add(&log, &items, &keep));
+  sr_import_filter filter = a->filter;
+  filter.keep_items = keep;
+  TRY_GOTO(sr_import_table_build(&log, &filter, &table));
 
   char source[4096];
   source_text(argc, argv, source, sizeof source);
@@ -308,11 +339,17 @@ static sr_status import_run(const import_args *a, int argc, char **argv) {
             fmt_count(matched, b1), fmt_count(table.n_items, b2),
             fmt_count(items.ids.n - matched, b3), items.dim,
             items.n_names > 0 ? "genre columns" : "dimensions");
+    if (a->catalogue) {
+      char b4[32];
+      sr_info("catalogue: %s items of the items file have no event (in the vocabulary, with "
+              "zero events)", fmt_count(table.catalogue_items, b4));
+    }
   }
   summary_print(a, &log, &table, t_read, sr_time_now() - t0);
 
 cleanup:
   sr_free(content);
+  sr_free(keep);
   sr_free((void *)titles);
   sr_items_free(&items);
   sr_events_writer_abort(w);

@@ -176,11 +176,18 @@ sr_status sr_import_table_build(const sr_import_log *log, const sr_import_filter
               "--min-user-events %lld / --min-item-events %lld dropped the rest",
               (long long)n, (long long)t->n_duplicates, (long long)min_u, (long long)min_i);
 
+  /* Catalogue items without events stay: the sort keeps keys with a count, and the counts of
+   * items are not used after it. */
+  for (int32_t i = 0; filter->keep_items && i < n_ikeys; i++)
+    if (filter->keep_items[i] && icount[i] == 0) {
+      icount[i] = 1;
+      t->catalogue_items++;
+    }
   int32_t n_users, n_items;
   TRY_GOTO(sr_import_ids_sort(&log->users, ucount, &users, &n_users));
   TRY_GOTO(sr_import_ids_sort(&log->items, icount, &items, &n_items));
   t->kcore_users = users_before - n_users;
-  t->kcore_items = items_before - n_items;
+  t->kcore_items = items_before - (n_items - t->catalogue_items);
   t->kcore_events = alive_before - n_alive;
   if (n_items >= INT32_MAX) FAIL_GOTO(SR_EINVAL, "%d distinct items: item ids are int32", n_items);
 

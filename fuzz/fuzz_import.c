@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   opts.block_bytes = 1 + (size_t)(o1 & 15) * 5;
   opts.max_line_bytes = line_limits[(o1 >> 4) & 3];
-  sr_import_filter filter = {(o1 >> 6) & 1, o2 & 3, (o2 >> 2) & 3};
+  sr_import_filter filter = {(o1 >> 6) & 1, o2 & 3, (o2 >> 2) & 3, NULL};
   const int write_file = (o1 >> 7) & 1;
 
   char path[512];

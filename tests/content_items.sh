@@ -59,6 +59,15 @@ score exclude.h5 --set score.new_items=exclude
 read -r new all < <(new_in_rows exclude.h5)
 [ "$all" -gt 0 ] && [ "$new" -eq 0 ] || fail "exclude: $new of $all recommended items are new"
 
+# A catalogue: old.csv's users with all 50 items of vectors.csv, i41..i50 without events.
+imp old.csv -o catalogue.h5 --items vectors.csv --items-format csv --catalogue
+grep -q "catalogue: 10 items of the items file have no event" imp.txt ||
+  fail "no catalogue line: $(cat imp.txt)"
+h5dump -a /n_items catalogue.h5 | grep -q "(0): 50$" || fail "catalogue.h5 does not hold 50 items"
+score shelf.h5 --set data.events=catalogue.h5 --set score.new_items=only
+read -r new all < <(new_in_rows shelf.h5)
+[ "$all" -eq 400 ] && [ "$new" -eq 400 ] || fail "shelf: $new of $all slots new, expected 400 of 400"
+
 # Fine-tuning on the new log: the 10 new items start from their content.
 train 1 ft.txt "${common[@]}" --set data.events=new.h5 --set model.init_from=old/ckpt.h5 \
   --set train.checkpoint=ft/ckpt.h5

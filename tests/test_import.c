@@ -550,7 +550,7 @@ static void test_missing_file(void **state) {
 
 static void build(const sr_import_log *log, int dedupe, int64_t min_u, int64_t min_i,
                   sr_import_table *t) {
-  sr_import_filter f = {dedupe, min_u, min_i};
+  sr_import_filter f = {dedupe, min_u, min_i, NULL};
   sr_error_clear();
   sr_status st = sr_import_table_build(log, &f, t);
   if (st != SR_OK) print_error("%s\n", sr_error_message());
@@ -687,7 +687,7 @@ static void test_table_kcore_until_stable(void **state) {
   sr_import_table_free(&t);
 
   /* Filtering everything away is an error that says so. */
-  sr_import_filter f = {0, 3, 3};
+  sr_import_filter f = {0, 3, 3, NULL};
   sr_error_clear();
   expect_error(sr_import_table_build(&log, &f, &t), SR_EINVAL, "no events left after filtering");
   sr_import_log_free(&log);
@@ -700,7 +700,7 @@ static void test_table_empty_log(void **state) {
   sr_import_log_init(&log, &o);
   assert_int_equal(read_text(&log, &o, "\n  \n"), SR_OK);
   sr_import_table t;
-  sr_import_filter f = {0, 0, 0};
+  sr_import_filter f = {0, 0, 0, NULL};
   sr_error_clear();
   expect_error(sr_import_table_build(&log, &f, &t), SR_EINVAL, "no events");
   sr_import_log_free(&log);
