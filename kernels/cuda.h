@@ -112,4 +112,27 @@ sr_global_norm_fn kernel_global_norm_cuda;
 sr_adamw_update_fn kernel_adamw_update_cuda;
 }
 
+
+/* One warp (the losses' row finder): rows[0..nb) = the next nb rows with a target from *next on
+ * (the host counted at least nb), then *next = one past the last. */
+static __device__ __forceinline__ void cuda_rows_select(unsigned long long *next, int32_t *rows,
+                                                        const int32_t *targets, int64_t N,
+                                                        int nb) {
+  const int lane = threadIdx.x;
+  int64_t base = (int64_t)*next;
+  int found = 0;
+  while (found < nb && base < N) {
+    const int64_t r = base + lane;
+    const int real = r < N && targets[r] != 0;
+    const unsigned mask = __ballot_sync(0xffffffffu, real);
+    const int pos = found + __popc(mask & ((1u << lane) - 1u));
+    if (real && pos < nb) {
+      rows[pos] = (int32_t)r;
+      if (pos == nb - 1) *next = (unsigned long long)(r + 1);
+    }
+    found += __popc(mask);
+    base += 32;
+  }
+}
+
 #endif

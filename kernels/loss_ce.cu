@@ -47,21 +47,7 @@ __global__ void ce_check_kernel(ce_state *st, const int32_t *targets, int64_t N,
  * nb: the host counted them), then st->next = one past the last. */
 __global__ void ce_select_kernel(ce_state *st, int32_t *rows, const int32_t *targets, int64_t N,
                                  int nb) {
-  const int lane = threadIdx.x;
-  int64_t base = (int64_t)st->next;
-  int found = 0;
-  while (found < nb && base < N) {
-    const int64_t r = base + lane;
-    const int real = r < N && targets[r] != 0;
-    const unsigned mask = __ballot_sync(0xffffffffu, real);
-    const int pos = found + __popc(mask & ((1u << lane) - 1u));
-    if (real && pos < nb) {
-      rows[pos] = (int32_t)r;
-      if (pos == nb - 1) st->next = (unsigned long long)(r + 1);
-    }
-    found += __popc(mask);
-    base += 32;
-  }
+  cuda_rows_select(&st->next, rows, targets, N, nb);
 }
 
 __global__ void ce_gather_kernel(float *h, const float *hidden, const int32_t *rows, int nb,
