@@ -4,7 +4,8 @@
 # model (model.item_content) trains on the rest; `seqrec score --set score.new_items=only` then
 # ranks, for every user, only the items it was not trained on (the held-out ones, the movies of
 # movies.dat nobody rated and the few the k-core filter dropped), and the script measures
-# Recall@10 of each user's held-out movies against random choice among the same candidates.
+# Recall@10 of each user's held-out movies against random choice among the same candidates and
+# against two genre-only rules (bench/cold_genre_baseline.awk).
 #   bash bench/cold_items.sh [WORK_DIR]     (EPOCHS=8 MAX_LEN=50 SEQREC=build/cli/seqrec)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,13 +39,10 @@ start=$(date +%s)
 OMP_WAIT_POLICY=passive "$seqrec" train -c "$here/configs/ml1m.yaml" "${set_[@]}" \
   --set data.events=train.h5 --set train.checkpoint=run/ckpt.h5 >train.log 2>&1
 echo "trained in $(( $(date +%s) - start )) s: $(grep -E '^test' train.log | head -1)"
-# The training users with the whole catalogue of movies.dat to score: a placeholder user
-# "catalogue" holds one event of each movie, so that import lists it (it is scored too, but
-# holds no held-out event, so it counts nowhere below). The figure in bench/RESULTS.md was made
-# this way; `seqrec import --catalogue` now does the same without the placeholder.
-awk -F'::' '{ print "catalogue", $1 }' "$data/movies.dat" | cat train.txt - >catalogue.txt
-"$seqrec" import --format sasrec catalogue.txt -o catalogue.h5 --items "$data/movies.dat" \
-  >import-catalogue.txt
+# The training users with the whole catalogue of movies.dat to score (--catalogue: the file's
+# movies without events join the vocabulary).
+"$seqrec" import --format sasrec train.txt -o catalogue.h5 --items "$data/movies.dat" \
+  --catalogue >import-catalogue.txt
 OMP_WAIT_POLICY=passive "$seqrec" score -c "$here/configs/ml1m.yaml" "${set_[@]}" \
   --set data.events=catalogue.h5 --set score.checkpoint=run/ckpt.h5 --set score.k=10 \
   --set score.new_items=only --set score.output=run/cold-recs.h5 >score.log 2>&1
@@ -70,3 +68,7 @@ awk -v cand="$candidates" '
         printf "Recall@10 %.4f, random %.4f (10 / candidates), %.1fx random\n",
                sum / users, 10 / cand, (sum / users) / (10 / cand) }' \
   users.txt recs-items.txt rows.txt slots.txt targets.txt | tee recall.txt
+# The reference a content model must beat besides random: genre rules on the same candidates.
+paste -d' ' recs-items.txt new.txt | awk '$2 == 1 { print $1 }' >candidates.txt
+LC_ALL=C awk -f "$here/bench/cold_genre_baseline.awk" "$data/movies.dat" candidates.txt \
+  train.txt targets.txt | tee -a recall.txt

@@ -67,6 +67,8 @@ static const config_key schema[] = {
     ENUM("data.split", data.split, "leave_one_out", split_names, "evaluation split"),
     I64_OR_NULL("data.split_time", data.split_time, "null", INT64_MIN + 1, INT64_MAX,
                 "temporal split point, seconds since the epoch"),
+    I64_OR_NULL("data.train_since", data.train_since, "null", INT64_MIN + 1, INT64_MAX,
+                "train on events from this time on only (earlier ones are context); null = all"),
     INT("model.d_model", model.d_model, "64", 1, 65536, "hidden size"),
     INT("model.n_layers", model.n_layers, "2", 1, 256, "transformer blocks"),
     INT("model.n_heads", model.n_heads, "2", 1, 1024, "attention heads; divide d_model"),
@@ -897,6 +899,11 @@ sr_status sr_config_validate(const sr_config *cfg) {
                     "in seconds since the epoch");
   if (cfg->data.split != SR_SPLIT_TEMPORAL && cfg->data.split_time != SR_SPLIT_TIME_UNSET)
     sr_warn("data.split_time is ignored: data.split is %s", split_names[cfg->data.split]);
+  if (cfg->data.split == SR_SPLIT_TEMPORAL && cfg->data.train_since != SR_SPLIT_TIME_UNSET &&
+      cfg->data.train_since >= cfg->data.split_time)
+    return sr_error(SR_EINVAL,
+                    "data.train_since (%lld) is not before data.split_time (%lld): nothing to "
+                    "train on", (long long)cfg->data.train_since, (long long)cfg->data.split_time);
   if (cfg->train.loss != SR_LOSS_SAMPLED_CE && cfg->train.negatives > 0)
     sr_warn("train.negatives (%d) is ignored: train.loss is %s, not sampled_ce",
             cfg->train.negatives, loss_names[cfg->train.loss]);

@@ -35,6 +35,7 @@ typedef struct {
     int max_len;                /* positions per training window */
     sr_split_kind split;
     int64_t split_time;         /* temporal split: seconds since epoch; SR_SPLIT_TIME_UNSET */
+    int64_t train_since;        /* train on targets at or after it only; SR_SPLIT_TIME_UNSET = all */
   } data;
   struct {
     int d_model;

@@ -88,6 +88,7 @@ static void test_defaults_match_design(void **state) {
   assert_int_equal(c.data.max_len, 200);
   assert_int_equal(c.data.split, SR_SPLIT_LEAVE_ONE_OUT);
   assert_true(c.data.split_time == SR_SPLIT_TIME_UNSET);
+  assert_true(c.data.train_since == SR_SPLIT_TIME_UNSET);
   assert_int_equal(c.model.d_model, 64);
   assert_int_equal(c.model.n_layers, 2);
   assert_int_equal(c.model.n_heads, 2);
@@ -306,7 +307,7 @@ static void test_to_yaml_round_trip(void **state) {
   assert_non_null(strstr(text, "\n  exclude_seen: true "));
   int keys = 0;
   for (const char *p = text; (p = strstr(p, "\n  ")); p++) keys++;
-  assert_int_equal(keys, 38);
+  assert_int_equal(keys, 39);
   sr_free(text);
 }
 
@@ -366,7 +367,7 @@ static void test_print_is_an_aligned_table(void **state) {
     if (strncmp(line, "  train.lr ", 11) == 0) assert_string_equal(line + column, "0.001\n");
   }
   fclose(f);
-  assert_int_equal(rows, 38);
+  assert_int_equal(rows, 39);
 }
 
 /* ---- errors in files ---------------------------------------------------------------------- */
@@ -733,6 +734,11 @@ static void test_validate(void **state) {
   expect_error(sr_config_validate(&c), SR_EINVAL, "data.split is temporal",
                "data.split_time is not set", NULL);
   c.data.split_time = 1700000000;
+  expect_ok(sr_config_validate(&c));
+  c.data.train_since = 1700000000; /* fine-tuning on nothing */
+  expect_error(sr_config_validate(&c), SR_EINVAL, "data.train_since (1700000000)",
+               "not before data.split_time (1700000000)", NULL);
+  c.data.train_since = 1699999999;
   expect_ok(sr_config_validate(&c));
 
   /* Ranges are checked again for a struct filled in code. */

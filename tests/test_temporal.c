@@ -1,6 +1,7 @@
 /* trainer/dataset temporal split: no training input or target is at or after the cut (the
  * leakage test), the test target is each user's first event at or after the cut with every
- * earlier event as its context, validation stays before the cut, and cold users are counted. */
+ * earlier event as its context, validation stays before the cut, and cold users are counted;
+ * with train_since, only the events from then on are targets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@
 #include "comm/comm.h"
 #include "trainer/dataset.h"
 
-enum { N_USERS = 41, MAX_LEN = 4, CUT = 150 };
+enum { N_USERS = 41, MAX_LEN = 4, CUT = 150, SINCE = 100 };
 static sr_comm comm;
 static int64_t global_offset[N_USERS + 1];
 static int32_t *global_item;
@@ -139,6 +140,50 @@ static void test_leave_one_out_would_leak(void **state) {
   sr_dataset_free(&loo);
 }
 
+/* data.train_since: the targets are exactly the training events at or after SINCE, each once,
+ * their inputs reach back before it (context), and the held-out targets do not move. */
+static void test_train_since(void **state) {
+  (void)state;
+  sr_dataset fine;
+  const sr_dataset_split split = {.temporal = 1, .cut_time = CUT, .since = 1, .since_time = SINCE};
+  assert_int_equal(sr_dataset_build_split(&fine, &shard, MAX_LEN, &split, &comm), SR_OK);
+  int64_t *windows = malloc((size_t)(fine.n_windows + 1) * sizeof *windows);
+  int32_t *in = malloc((size_t)(fine.n_windows + 1) * MAX_LEN * sizeof *in);
+  int32_t *tg = malloc((size_t)(fine.n_windows + 1) * MAX_LEN * sizeof *tg);
+  char *trained = calloc((size_t)global_offset[N_USERS], 1);
+  for (int64_t w = 0; w < fine.n_windows; w++) windows[w] = w;
+  const int64_t n = sr_dataset_fill(&fine, windows, fine.n_windows, in, tg);
+  int64_t seen = 0, context = 0;
+  for (int64_t j = 0; j < fine.n_windows * MAX_LEN; j++) {
+    if (in[j] != 0 && time_of(in[j]) < SINCE) context++;
+    if (tg[j] == 0) continue;
+    const int64_t u = tg[j] / 1000, e = global_offset[u] + tg[j] % 1000 - 1;
+    if (time_of(tg[j]) < SINCE || time_of(tg[j]) >= CUT)
+      fail_msg("target item %d is outside [since, cut)", tg[j]);
+    if (trained[e]++) fail_msg("target item %d is trained on twice in an epoch", tg[j]);
+    seen++;
+  }
+  assert_int_equal(seen, n);
+  assert_int_equal(fine.n_targets, n);
+  int64_t want = 0; /* every training target of the full split at or after SINCE */
+  for (int64_t u = 0; u < ds.n_users; u++) {
+    const int32_t *h = shard.item + shard.offset[u];
+    for (int64_t j = 1; j < ds.train_len[u]; j++) want += time_of(h[j]) >= SINCE;
+    assert_int_equal(fine.valid_item[u], ds.valid_item[u]);
+    assert_int_equal(fine.test_item[u], ds.test_item[u]);
+  }
+  assert_int_equal(n, want);
+  int64_t counts[3] = {n, context, fine.n_windows};
+  assert_int_equal(sr_comm_allreduce_sum_i64(&comm, counts, 3), SR_OK);
+  assert_true(counts[0] > 0 && counts[1] > 0);
+  assert_true(counts[2] < sr_dataset_global_windows(&ds)); /* fewer steps than training on all */
+  free(trained);
+  free(windows);
+  free(in);
+  free(tg);
+  sr_dataset_free(&fine);
+}
+
 int main(int argc, char **argv) {
   if (sr_comm_init(&comm, &argc, &argv) != SR_OK) return 2;
   make_log();
@@ -148,6 +193,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_no_training_event_at_or_after_cut),
       cmocka_unit_test(test_targets_straddle_the_cut),
       cmocka_unit_test(test_leave_one_out_would_leak),
+      cmocka_unit_test(test_train_since),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   int64_t any = failed;

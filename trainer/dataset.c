@@ -9,14 +9,15 @@
 /* RNG stream for the epoch order: kept apart from dropout and sampling streams. */
 #define SR_STREAM_EPOCH_ORDER 0x6570000000000000ull
 
-static int64_t windows_of(int64_t train_len, int max_len) {
-  if (train_len < 2) return 0;
-  return (train_len - 1 + max_len - 1) / max_len;
+/* Windows over the targets first..train_len-1, max_len of them per window. */
+static int64_t windows_of(int64_t first, int64_t train_len, int max_len) {
+  if (train_len - first < 1) return 0;
+  return (train_len - first + max_len - 1) / max_len;
 }
 
 sr_status sr_dataset_build(sr_dataset *ds, const sr_events_shard *shard, int max_len,
                            const sr_comm *comm) {
-  const sr_dataset_split loo = {0, 0};
+  const sr_dataset_split loo = {0};
   return sr_dataset_build_split(ds, shard, max_len, &loo, comm);
 }
 
@@ -43,6 +44,7 @@ sr_status sr_dataset_build_split(sr_dataset *ds, const sr_events_shard *shard, i
   ds->n_users = shard->user_end - shard->user_begin;
   const size_t nu = (size_t)ds->n_users;
   TRY_GOTO(sr_alloc(&ds->train_len, nu, sizeof *ds->train_len, "training lengths"));
+  TRY_GOTO(sr_alloc(&ds->first_target, nu, sizeof *ds->first_target, "first training targets"));
   TRY_GOTO(sr_alloc(&ds->valid_item, nu, sizeof *ds->valid_item, "validation targets"));
   TRY_GOTO(sr_alloc(&ds->test_item, nu, sizeof *ds->test_item, "test targets"));
 
@@ -67,7 +69,10 @@ sr_status sr_dataset_build_split(sr_dataset *ds, const sr_events_shard *shard, i
     } else {
       ds->train_len[u] = n;
     }
-    n_windows += windows_of(ds->train_len[u], max_len);
+    const int64_t first =
+        split->since ? events_before(shard->time + begin, n, split->since_time) : 1;
+    ds->first_target[u] = first > 1 ? first : 1;
+    n_windows += windows_of(ds->first_target[u], ds->train_len[u], max_len);
   }
   ds->n_windows = n_windows;
   TRY_GOTO(sr_alloc(&ds->window_user, (size_t)n_windows, sizeof *ds->window_user, "window users"));
@@ -76,10 +81,11 @@ sr_status sr_dataset_build_split(sr_dataset *ds, const sr_events_shard *shard, i
   for (int64_t u = 0; u < ds->n_users; u++) {
     /* Windows end at the last training target and step back by max_len: the most recent
      * behaviour always gets a full window. */
-    for (int64_t end = ds->train_len[u] - 1; end > 0; end -= max_len) {
+    const int64_t first = ds->first_target[u];
+    for (int64_t end = ds->train_len[u] - 1; end >= first; end -= max_len) {
       ds->window_user[w] = u;
       ds->window_end[w] = end;
-      ds->n_targets += end < max_len ? end : max_len;
+      ds->n_targets += end - first + 1 < max_len ? end - first + 1 : max_len;
       w++;
     }
   }
@@ -100,6 +106,7 @@ cleanup:
 
 void sr_dataset_free(sr_dataset *ds) {
   sr_free(ds->train_len);
+  sr_free(ds->first_target);
   sr_free(ds->valid_item);
   sr_free(ds->test_item);
   sr_free(ds->window_user);
@@ -139,12 +146,14 @@ int64_t sr_dataset_fill(const sr_dataset *ds, const int64_t *windows, int64_t n,
     const int64_t u = ds->window_user[windows[i]], end = ds->window_end[windows[i]];
     const int32_t *history = ds->shard->item + ds->shard->offset[u];
     const int64_t len = end < T ? end : T; /* targets history[end-len+1 .. end] */
+    const int64_t first = ds->first_target[u]; /* earlier targets are context only: 0 */
     int32_t *in = inputs + i * T + (T - len), *tg = targets + i * T + (T - len);
     for (int64_t t = 0; t < len; t++) {
-      in[t] = history[end - len + t];
-      tg[t] = history[end - len + t + 1];
+      const int64_t target = end - len + t + 1;
+      in[t] = history[target - 1];
+      tg[t] = target >= first ? history[target] : 0;
+      n_targets += target >= first;
     }
-    n_targets += len;
   }
   return n_targets;
 }

@@ -16,6 +16,8 @@ typedef struct {
   int max_len;                  /* T: positions per window */
   int64_t n_users;              /* users of this shard */
   int64_t *train_len;           /* [n_users] events used for training (history minus held-out) */
+  int64_t *first_target;        /* [n_users] first history index trained on as a target (>= 1);
+                                 * the events before it are context only (train_since) */
   int32_t *valid_item;          /* [n_users] validation target, 0 for none (< 3 events) */
   int32_t *test_item;           /* [n_users] test target, 0 for none; its context is the
                                  * user's first train_len + 1 events */
@@ -36,6 +38,10 @@ typedef struct {
 typedef struct {
   int temporal;     /* 0: leave-one-out; 1: temporal */
   int64_t cut_time; /* temporal: events with time >= cut_time are never trained on */
+  int since;        /* 1: train only on targets with time >= since_time (fine-tuning on the new
+                     * days of a log: earlier events stay as context, and as validation and
+                     * test contexts) */
+  int64_t since_time;
 } sr_dataset_split;
 
 /* Splits every user of the shard (last event = test, the one before = validation, the rest =

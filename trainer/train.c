@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "comm/device.h"
+#include "comm/grad_reduce.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/interrupt.h"
@@ -39,6 +40,7 @@ typedef struct {
   sr_vocab vocab;        /* raw ids of data.events' items: kept in every checkpoint */
   sr_dataset ds;
   sr_kernels k;
+  sr_grad_reduce reduce; /* sums m->grads over ranks wherever the backend keeps them */
   sr_model m;
   sr_train_state state;
   int64_t steps_per_epoch;
@@ -120,8 +122,11 @@ static sr_status content_read(const sr_config *cfg, int64_t n_items, int *dim, f
 
 static sr_status choose_backend(trainer *t) {
   int gpu = -1;
-  TRY(sr_device_choose(t->cfg.runtime.device, t->comm->local_rank, &gpu));
-  return kernels_init(&t->k, gpu, t->cfg.runtime.threads);
+  sr_status st = sr_device_choose(t->cfg.runtime.device, t->comm->local_rank, &gpu);
+  if (st == SR_OK) st = kernels_init(&t->k, gpu, t->cfg.runtime.threads);
+  /* The reducer's set-up is collective: every rank goes on to it, or none does. */
+  TRY(sr_comm_agree(t->comm, st));
+  return sr_grad_reduce_init(&t->reduce, t->comm, gpu);
 }
 
 /* Popularity^0.75 over the training events of all ranks, as a cumulative table for sampling
@@ -224,9 +229,14 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
     sr_error_context("data.events");
     return st;
   }
+  const int64_t since = cfg->data.train_since;
   const sr_dataset_split split = {.temporal = cfg->data.split == SR_SPLIT_TEMPORAL,
-                                  .cut_time = cfg->data.split_time};
+                                  .cut_time = cfg->data.split_time,
+                                  .since = since != SR_SPLIT_TIME_UNSET, .since_time = since};
   TRY(sr_dataset_build_split(&t->ds, &t->shard, cfg->data.max_len, &split, t->comm));
+  if (split.since)
+    sr_info("training on events from %lld on (data.train_since); the earlier ones are context",
+            (long long)since);
   if (split.temporal)
     sr_info("temporal split at %lld: training on events before it; %lld users have a test "
             "event after it, %lld cold users (no event before it) are left out of the metrics",
@@ -235,8 +245,9 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
   t->global_batch = (int64_t)cfg->train.batch_size * t->comm->size;
   t->steps_per_epoch = sr_dataset_steps_per_epoch(&t->ds, t->global_batch);
   if (t->steps_per_epoch == 0)
-    return sr_error(SR_EINVAL, "%s: no user has two training events: nothing to train on",
-                    cfg->data.events);
+    return sr_error(SR_EINVAL, "%s: no user has two training events%s: nothing to train on",
+                    cfg->data.events, split.since ? " with the later one at or after "
+                    "data.train_since" : "");
   sr_info("data: %lld users, %lld items, %lld events; %lld training windows of up to %d, "
           "%lld steps per epoch (global batch %lld)", (long long)t->shard.n_users,
           (long long)t->shard.n_items, (long long)t->shard.n_events,
@@ -583,7 +594,7 @@ static sr_status train_step(trainer *t, int64_t epoch, int64_t step_in_epoch, do
     const float nan = NAN;
     TRY(k->upload(k, m->grads, &nan, sizeof nan));
   }
-  TRY(sr_comm_allreduce_sum_f32(t->comm, m->grads, (size_t)m->n_params));
+  TRY(sr_grad_reduce_sum_f32(&t->reduce, m->grads, (size_t)m->n_params));
   TRY(sr_comm_allreduce_sum_f64(t->comm, &loss, 1));
   double norm = 0.0;
   TRY(k->global_norm(k, &norm, m->grads, m->n_params));
@@ -754,6 +765,7 @@ static void trainer_free(trainer *t) {
     if (t->logq_dev) t->k.free(&t->k, t->logq_dev);
     sr_model_destroy(&t->m, &t->k);
   }
+  sr_grad_reduce_close(&t->reduce);
   kernels_close(&t->k);
   sr_dataset_free(&t->ds);
   sr_events_shard_free(&t->shard);
