@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The one command of a GPU session (bench/gpu/README.md): unpacks .debs/ into a prefix, builds
+# seqrec with CUDA against it, wires the CUDA backend, runs the GPU tests, times training on
+# ML-1M (.gpudata/) on the GPU and the CPU, then runs the rest of ctest with what time is left.
+# Everything goes to $OUT: log (this output), summary.txt (one line per step), results.tar.gz
+# (every step's full log, CMakeCache.txt, the training metrics).
+#
+# Each step is timed, has its own limit, and may fail without stopping the later ones; all of
+# them together stay inside DEADLINE seconds (the device allows 10 minutes a call, and device
+# time is short, so the default leaves room for a second call).
+#   GPU=0            dry run on a machine without a GPU: no nvidia-smi, training on the CPU
+#   CUDA=auto|0|1    build the CUDA code (auto: when nvcc is found)
+#   DEADLINE=420     seconds for all steps;  JOBS=$(nproc)  build and ctest parallelism
+#   EPOCHS=3         GPU training epochs on ML-1M (68 steps each)
+#   PREFIX=/tmp/prefix  WORK=/tmp/seqrec-session   where the packages and the build go
+# The build runs in a copy of the tree (WORK/src), so wiring the backend never touches the
+# checkout, and the copy has no ../shared/data: tests that need it skip, as on the device.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+: "${OUT:?set OUT to the folder for the log and results}"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+GPU=${GPU:-1}
+CUDA=${CUDA:-auto}
+DEADLINE=${DEADLINE:-420}
+JOBS=${JOBS:-$(nproc)}
+EPOCHS=${EPOCHS:-3}
+PREFIX=${PREFIX:-/tmp/prefix}
+WORK=${WORK:-/tmp/seqrec-session}
+start=$SECONDS
+results=()
+
+# step NAME LIMIT COMMAND...: runs COMMAND (a function of this script or a program) under
+# timeout, its whole output in WORK/logs/NAME.log and its last lines here; records the result.
+step() {
+  local name=$1 limit=$2 left rc t0
+  shift 2
+  left=$((DEADLINE - (SECONDS - start)))
+  ((limit <= left - 15)) || limit=$((left - 15))   # 15 s kept for the summary and the tarball
+  echo
+  echo "=== $name (limit ${limit}s, $((SECONDS - start))s into the session)"
+  if ((limit < 10)); then
+    echo "skipped: out of time"
+    results+=("$(printf '%-12s %-8s %5s  %s' "$name" SKIP 0s 'out of time')")
+    return 0
+  fi
+  t0=$SECONDS
+  rc=0
+  timeout -k 10 "$limit" bash -c "$(declare -f); set -euo pipefail; $(printf '%q ' "$@")" \
+    >"$WORK/logs/$name.log" 2>&1 || rc=$?
+  # more of a failing step's log: the errors are rarely in its last lines alone
+  if ((rc == 0)); then tail -n 25 "$WORK/logs/$name.log"; else tail -n 60 "$WORK/logs/$name.log"; fi
+  local status=PASS note
+  note=$(grep '^NOTE: ' "$WORK/logs/$name.log" | tail -n 1 | cut -c7-) || true
+  if ((rc == 124 || rc == 137)); then status=TIMEOUT; note="killed after ${limit}s"
+  elif ((rc == 77)); then status=SKIP; note=$(tail -n 1 "$WORK/logs/$name.log")
+  elif ((rc != 0)); then status=FAIL; note="exit $rc"; fi
+  echo "--- $name: $status in $((SECONDS - t0))s $note"
+  results+=("$(printf '%-12s %-8s %5s  %s' "$name" "$status" "$((SECONDS - t0))s" "$note")")
+}
+
+# ---- the steps (each runs in its own bash under step, with this environment) -------------
+machine() {
+  echo "libraries the image has already:"
+  ldconfig -p | awk '$1 ~ /^lib(mpi\.so\.40|hdf5.*\.so\.103|yaml-0\.so\.2|cmocka\.so\.0|openblas\.so\.0|nccl\.so\.2|cublas\.so\.[0-9]+|cudart\.so\.[0-9]+)$/ {print "  " $1 " " $NF}'
+  # MPI and CUDA settings the image may bring, which would fight the prefix's Open MPI
+  env | grep -E '^(OMPI|OPAL|PMIX|CUDA|NVIDIA|LD_LIBRARY_PATH|PATH)' | cut -c1-200 | sort || true
+  uname -a
+  grep PRETTY_NAME /etc/os-release || true
+  echo "cpus $(nproc); $(grep MemTotal /proc/meminfo)"
+  local tool v
+  for tool in gcc cmake ninja nvcc dpkg-deb python3; do
+    # the first line with a version (nvcc's comes fourth); an error line if it will not start
+    v=$("$tool" --version 2>&1 | grep -m 1 -E 'release [0-9]|[0-9]+\.[0-9]+|error|not found') || v=missing
+    printf '%-10s %s\n' "$tool" "$(command -v "$tool" || echo -) ${v:0:100}"
+  done
+}
+
+unpack() {
+  rm -rf "$PREFIX"
+  bash "$repo/bench/gpu/unpack.sh" "$PREFIX" "$repo/.debs"
+  source "$PREFIX/env.sh"
+  mpirun --allow-run-as-root -np 2 hostname
+  h5dump --version
+}
+
+gpu_info() {
+  nvidia-smi
+  nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv
+}
+
+configure() {
+  local cuda_flag=OFF
+  [ "$cuda_on" = 1 ] && cuda_flag=ON
+  # NCCL: the image's PyTorch ships it as a wheel (nvidia/nccl/{include,lib}); the toolkit may not.
+  if [ -z "${NCCL_ROOT:-}" ] && command -v python3 >/dev/null; then
+    NCCL_ROOT=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0])' 2>/dev/null) || true
+    if [ -n "$NCCL_ROOT" ]; then export NCCL_ROOT; echo "NCCL_ROOT=$NCCL_ROOT"; ls "$NCCL_ROOT"/*; fi
+  fi
+  cmake -S "$WORK/src" -B "$WORK/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEQREC_WERROR=ON \
+    -DSEQREC_CUDA=$cuda_flag -DCMAKE_CUDA_ARCHITECTURES=90
+  # every dependency must come from the prefix (or the CUDA toolkit and the C toolchain)
+  echo "--- dependencies found:"
+  grep -E '^(MPI_C_COMPILER|MPIEXEC_EXECUTABLE|HDF5_C_COMPILER_EXECUTABLE|HDF5_C_LIBRARY_hdf5|HDF5_DIFF_EXECUTABLE|BLAS_openblas_LIBRARY|CBLAS_INCLUDE_DIR|CMOCKA_LIBRARY|pkgcfg_lib_YAML_yaml|PKG_CONFIG_EXECUTABLE|CMAKE_CUDA_COMPILER|NCCL_LIBRARY):' \
+    "$WORK/build/CMakeCache.txt"
+  grep -E 'seqrec:' "$WORK/build/CMakeFiles/CMakeOutput.log" 2>/dev/null || true
+}
+
+build() {
+  local rc=0
+  ninja -C "$WORK/build" -j "$JOBS" >"$WORK/logs/ninja.log" 2>&1 || rc=$?
+  tail -n 3 "$WORK/logs/ninja.log"
+  if ((rc)); then
+    echo "--- compiler errors (all of it in logs/ninja.log):"
+    grep -E -A4 'error|FAILED' "$WORK/logs/ninja.log" | head -n 80
+    # The image's compiler (gcc 13 on Ubuntu 24.04) may warn where Debian's gcc 12 does not, and
+    # warnings are errors here: build again without that, so the GPU steps still get a binary.
+    echo "--- building again with SEQREC_WERROR=OFF"
+    cmake -DSEQREC_WERROR=OFF "$WORK/build" >"$WORK/logs/configure-nowerror.log" 2>&1
+    ninja -C "$WORK/build" -j "$JOBS" >"$WORK/logs/ninja-nowerror.log" 2>&1 || exit "$rc"
+    grep -E 'warning' "$WORK/logs/ninja-nowerror.log" | sort -u | head -n 40
+    echo "NOTE: built only with SEQREC_WERROR=OFF (the warnings are above and in logs/)"
+  fi
+  ldd "$WORK/build/cli/seqrec" | grep -E 'hdf5|mpi|yaml|blas|cuda|cublas|nccl|not found' || true
+}
+
+# the tests that run on the GPU: every kernel's "on cuda" group, the NCCL reducer, the model
+gpu_tests() {
+  cd "$WORK/build"
+  ctest -R '^(test_kernels|test_grad_reduce|test_topk_cuda|test_model)' -j 4 --output-on-failure --timeout 150
+}
+
+train() {
+  local data=$WORK/data events=$WORK/data/ml1m.h5 seqrec=$WORK/build/cli/seqrec rc=0 t0
+  mkdir -p "$data"
+  xz -dc "$repo/.gpudata/ml-1m.txt.xz" >"$data/ml-1m.txt"
+  (cd "$data" && sha256sum -c "$repo/.gpudata/ml-1m.txt.sha256")
+  "$seqrec" import --format sasrec "$data/ml-1m.txt" -o "$events"
+  cd "$WORK/src"
+  local common=(-c configs/ml1m.yaml --set "data.events=$events" --set train.patience=0)
+  # the config echo (lines "  key value") is in the checkpoint; keep the log to the figures
+  local quiet=(grep -Ev '^  [a-z_]+\.[a-z_.]+ ')
+  if [ "$GPU" = 1 ]; then
+    echo "=== seqrec train on cuda: $EPOCHS epochs of ML-1M (68 steps each), validation after each"
+    t0=$SECONDS
+    timeout -k 5 "${GPU_TRAIN_LIMIT:-120}" "$seqrec" train "${common[@]}" --set runtime.device=cuda \
+      --set "train.epochs=$EPOCHS" --set train.eval_every=1 \
+      --set "train.checkpoint=$WORK/train-cuda/ckpt.h5" 2>&1 | "${quiet[@]}" || rc=$?
+    echo "--- cuda training: exit $rc after $((SECONDS - t0))s"
+    # a slow or broken GPU run must not cost the baseline
+    echo "=== the same on the CPU, $JOBS threads, one epoch (the GPU run's baseline)"
+    t0=$SECONDS
+    timeout -k 5 "${CPU_TRAIN_LIMIT:-60}" "$seqrec" train "${common[@]}" --set runtime.device=cpu \
+      --set "runtime.threads=$JOBS" --set train.epochs=1 --set train.eval_every=1 \
+      --set "train.checkpoint=$WORK/train-cpu/ckpt.h5" 2>&1 | "${quiet[@]}" || true
+    echo "--- cpu training: $((SECONDS - t0))s"
+    exit "$rc"
+  fi
+  echo "=== dry run: seqrec train on the CPU, 10 steps"
+  "$seqrec" train "${common[@]}" --set runtime.device=cpu --set train.max_steps=10 \
+    --set train.eval_every=1000 --set "train.checkpoint=$WORK/train-cpu/ckpt.h5" 2>&1 \
+    | "${quiet[@]}"
+}
+
+topk() {
+  local bench=$WORK/build/bench/bench_topk
+  # the scorer is CPU code today; run it here once bench_topk grows a device switch
+  if ! "$bench" --help 2>&1 | grep -q -- '--device'; then
+    echo "bench_topk has no GPU mode (no --device): skipped"
+    exit 77
+  fi
+  "$bench" --device cuda
+}
+
+# the rest of ctest: not the GPU tests (run above), not the two that need Slurm or gnuplot
+rest_tests() {
+  cd "$WORK/build"
+  ctest -E '^(test_kernels|test_grad_reduce|test_topk_cuda|test_model|slurm_jobs|sweep_local)' -j "$JOBS" \
+    --output-on-failure --timeout 120
+}
+
+package() {
+  cp "$WORK/build/CMakeCache.txt" "$WORK/logs/" 2>/dev/null || true
+  local f
+  for f in "$WORK"/train-*/*; do   # metrics.jsonl of each run; not the checkpoints
+    case $f in *.h5 | *"train-*/*") ;; *) cp "$f" "$WORK/logs/$(basename "$(dirname "$f")")-$(basename "$f")" ;; esac
+  done
+  cp "$WORK/build/Testing/Temporary/LastTest.log" "$WORK/logs/ctest-LastTest.log" 2>/dev/null || true
+  tar -czf "$OUT/results.tar.gz" -C "$WORK" logs
+}
+
+# ---- the session ---------------------------------------------------------------------------
+session() {
+  echo "=== bench/gpu/session.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), GPU=$GPU CUDA=$CUDA JOBS=$JOBS DEADLINE=${DEADLINE}s"
+  echo "commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  rm -rf "$WORK"
+  mkdir -p "$WORK/logs" "$WORK/src"
+  # the tree without the packages, the data and any build folders
+  tar -C "$repo" --exclude=./.debs --exclude=./.gpudata --exclude='./build*' --exclude=./runs \
+    -cf - . | tar -C "$WORK/src" -xf -
+  [ -d /usr/local/cuda/bin ] && ! command -v nvcc >/dev/null && export PATH=$PATH:/usr/local/cuda/bin
+  cuda_on=0
+  if [ "$CUDA" = 1 ] || { [ "$CUDA" = auto ] && command -v nvcc >/dev/null; }; then cuda_on=1; fi
+  export repo GPU JOBS EPOCHS PREFIX WORK cuda_on
+
+  step machine 30 machine
+  step unpack 90 unpack
+  # the later steps run with the prefix's environment (a failed unpack leaves what it could)
+  [ -f "$PREFIX/env.sh" ] && source "$PREFIX/env.sh"
+  if [ "$GPU" = 1 ]; then step nvidia-smi 30 gpu_info; fi
+  # kernels/README.md: the CUDA backend is wired by renaming the draft (in the copy only)
+  if [ "$cuda_on" = 1 ] && [ -f "$WORK/src/kernels/backend_cuda.cu.draft" ]; then
+    cp "$WORK/src/kernels/backend_cuda.cu.draft" "$WORK/src/kernels/backend_cuda.cu"
+    echo
+    echo "=== wired the CUDA backend: kernels/backend_cuda.cu.draft -> backend_cuda.cu (in $WORK/src)"
+  fi
+  step configure 120 configure
+  step build 300 build
+  step gpu-tests 150 gpu_tests
+  step train 200 train
+  step topk 60 topk
+  step ctest 240 rest_tests
+  package || true
+
+  echo
+  echo "=== summary ($((SECONDS - start))s; full logs in results.tar.gz)"
+  printf '%s\n' "${results[@]}" | tee "$OUT/summary.txt"
+}
+
+set -o pipefail
+session 2>&1 | tee "$OUT/log"
