@@ -13,20 +13,33 @@
 #include "core/status.h"
 #include "core/timer.h"
 #include "scorer/topk.h"
+#ifdef SEQREC_BENCH_CUDA
+#include "scorer/topk_cuda.h"
+#define BENCH_CUDA_NAME ", cuda"
+#else
+#define BENCH_CUDA_NAME ""
+#endif
+
+typedef sr_status (*bench_topk_fn)(const scorer_topk_input *in, int k,
+                                   const scorer_topk_opts *opts, int32_t *out_item,
+                                   float *out_score);
 
 typedef struct {
   int64_t users, items, dim, seen, repeat;
   int k, threads;
   int64_t user_block, item_block;
   uint64_t seed;
+  bench_topk_fn run; /* --device: scorer_topk_run or scorer_topk_run_cuda */
+  const char *device;
 } bench_args;
 
 static void bench_usage(void) {
   sr_info("usage: bench_topk [--users N] [--items M] [--dim D] [--k K] [--seen S]\n"
           "                  [--threads T] [--user-block B] [--item-block B] [--repeat R]\n"
-          "                  [--seed S]\n"
+          "                  [--seed S] [--device cpu|cuda]\n"
           "defaults: 100000 users x 100000 items x d 64, k 100, 50 seen items per user,\n"
-          "          OpenMP's thread count, the library's block sizes, 1 repeat (best of R)");
+          "          OpenMP's thread count, the library's block sizes, 1 repeat (best of R),\n"
+          "          cpu (cuda: scorer/topk_cuda.h, where the build has CUDA)");
 }
 
 static sr_status bench_parse_i64(const char *flag, const char *text, int64_t lo, int64_t *out) {
@@ -41,7 +54,8 @@ static sr_status bench_parse_i64(const char *flag, const char *text, int64_t lo,
 
 static sr_status bench_parse(int argc, char **argv, bench_args *a, int *help) {
   *a = (bench_args){.users = 100000, .items = 100000, .dim = 64, .seen = 50, .repeat = 1,
-                    .k = 100, .threads = 0, .seed = 1};
+                    .k = 100, .threads = 0, .seed = 1, .run = scorer_topk_run,
+                    .device = "cpu"};
   *help = 0;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -69,6 +83,18 @@ static sr_status bench_parse(int argc, char **argv, bench_args *a, int *help) {
     } else if (!strcmp(f, "--threads")) {
       TRY(bench_parse_i64(f, v, 1, &x));
       a->threads = x > 1024 ? 1024 : (int)x;
+    } else if (!strcmp(f, "--device")) {
+      if (v && !strcmp(v, "cpu")) {
+        a->run = scorer_topk_run;
+#ifdef SEQREC_BENCH_CUDA
+      } else if (v && !strcmp(v, "cuda")) {
+        a->run = scorer_topk_run_cuda;
+#endif
+      } else {
+        return sr_error(SR_EINVAL, "bench_topk: --device '%s' is not one this build has (cpu%s)",
+                        v ? v : "(nothing)", BENCH_CUDA_NAME);
+      }
+      a->device = v;
     } else if (!strcmp(f, "--seed")) {
       TRY(bench_parse_i64(f, v, 0, &x));
       a->seed = (uint64_t)x;
@@ -134,20 +160,20 @@ static sr_status bench_run(const bench_args *a) {
 
   scorer_topk_opts opts = {.user_block = a->user_block, .item_block = a->item_block,
                            .threads = a->threads};
-  sr_info("bench_topk: %" PRId64 " users x %" PRId64 " items x d %" PRId64 ", k %d, %" PRId64
+  sr_info("bench_topk: %s, %" PRId64 " users x %" PRId64 " items x d %" PRId64 ", k %d, %" PRId64
           " seen/user, threads %d (0 = OpenMP default), blocks %" PRId64 " x %" PRId64
-          " (0 = default %d x %d), load average %.2f",
+          " (0 = the device's default), load average %.2f", a->device,
           a->users, a->items, a->dim, a->k, a->seen, a->threads, a->user_block, a->item_block,
-          SCORER_TOPK_USER_BLOCK, SCORER_TOPK_ITEM_BLOCK, bench_load_average());
+          bench_load_average());
 
   double best_gemm = 1e300, best_topk = 1e300, cpu_gemm = 0, cpu_topk = 0;
   for (int64_t rep = 0; rep < a->repeat; rep++) {
     scorer_topk_opts g = opts;
     g.gemm_only = 1;
     double t0 = sr_time_now(), c0 = bench_cpu_now();
-    TRY_GOTO(scorer_topk_run(&in, a->k, &g, out_item, out_score));
+    TRY_GOTO(a->run(&in, a->k, &g, out_item, out_score));
     double t1 = sr_time_now(), c1 = bench_cpu_now();
-    TRY_GOTO(scorer_topk_run(&in, a->k, &opts, out_item, out_score));
+    TRY_GOTO(a->run(&in, a->k, &opts, out_item, out_score));
     double t2 = sr_time_now(), c2 = bench_cpu_now();
     if (t1 - t0 < best_gemm) {
       best_gemm = t1 - t0;

@@ -76,7 +76,12 @@ static double topk_norm(const float *x, int64_t d) {
   return sqrt(s);
 }
 
-static sr_status topk_check_input(const scorer_topk_input *in, int k) {
+float scorer_topk_margin(const float *user, int64_t d, double item_norm_max) {
+  return (float)(2.0 * (double)(d + 2) * 0x1p-24 * topk_norm(user, d) * item_norm_max +
+                 (double)d * 0x1p-120);
+}
+
+sr_status scorer_topk_check(const scorer_topk_input *in, int k) {
   if (!in) return sr_error(SR_EINVAL, "top-k: no input given");
   if (k < 1) return sr_error(SR_EINVAL, "top-k: k = %d; k must be at least 1 (score.k)", k);
   if (in->d < 1 || in->d > INT_MAX)
@@ -458,9 +463,7 @@ static void topk_run_block(const topk_plan *pl, int64_t u0, topk_scratch *sc) {
     for (int64_t r = 0; r < mb; r++) {
       sc->cand_n[r] = 0;
       sc->filter[r] = -INFINITY;
-      sc->margin[r] = (float)(2.0 * (double)(d + 2) * 0x1p-24 *
-                                  topk_norm(in->users + (u0 + r) * d, d) * pl->item_norm_max +
-                              (double)d * 0x1p-120);
+      sc->margin[r] = scorer_topk_margin(in->users + (u0 + r) * d, d, pl->item_norm_max);
     }
   }
   for (int64_t i0 = 1; i0 <= in->n_items; i0 += pl->item_block) {
@@ -516,7 +519,7 @@ sr_status scorer_topk_run(const scorer_topk_input *in, int k, const scorer_topk_
   scorer_topk_opts o = {0};
   if (opts) o = *opts;
 
-  TRY(topk_check_input(in, k));
+  TRY(scorer_topk_check(in, k));
   if (in->n_users == 0) return SR_OK;
   if (!out_item || !out_score)
     return sr_error(SR_EINVAL, "top-k: output arrays missing (NULL) for %lld users",

@@ -47,6 +47,13 @@ typedef struct {
  * tests and any other scorer (e.g. a GPU one) compare against. */
 float scorer_topk_score(const float *user, const float *item, int64_t d);
 
+/* The checks scorer_topk_run makes before it writes anything (listed below it), for any other
+ * scorer of the same contract (e.g. the GPU one). */
+sr_status scorer_topk_check(const scorer_topk_input *in, int k);
+/* How far an fp32 sgemm score of `user` may be from scorer_topk_score, for items whose norms
+ * are at most item_norm_max: 2 (d+2) 2^-24 ||user|| item_norm_max, plus a term for underflow. */
+float scorer_topk_margin(const float *user, int64_t d, double item_norm_max);
+
 /* For every user u, the k items with the highest scorer_topk_score(users[u], items[i]) over
  * i in 1..n_items, not seen by u and not banned:
  *   out_item[u*k + j], out_score[u*k + j] for j = 0..k-1, best first: scores descending,
