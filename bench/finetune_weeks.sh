@@ -5,8 +5,9 @@
 # too, and three models are tested on each user's next event from week W on:
 #   scratch    trained from a random start on weeks 0..W-1
 #   ft_all     day 0's checkpoint (weights and Adam moments) fine-tuned on weeks 0..W-1
-#   ft_week    the same, trained on week W-1's events only (data.train_since; the earlier
-#              events are their context)
+#   ft_week    the same, trained and validated on week W-1's events only (data.train_since;
+#              the earlier events are their context)
+#   ft_week_p3 ft_week with patience 3 instead of 1 (its validation has only ~80 users)
 # Prints one row per run, then per method the mean test NDCG@10 / HR@10 and wall time, and the
 # mean paired difference to scratch with its standard error (same test users, same seed).
 # Usage: SEQREC=build/cli/seqrec bash bench/finetune_weeks.sh [OUT_DIR]
@@ -59,7 +60,10 @@ for w in $WEEKS; do
       --set model.init_from="day0-$w-$s/ckpt.h5")" >>runs.txt
     echo "$w $s ft_week $(run "ft_week-$w-$s" "${now[@]}" "${fine[@]}" \
       --set model.init_from="day0-$w-$s/ckpt.h5" --set data.train_since="$cut_old")" >>runs.txt
-    tail -3 runs.txt
+    echo "$w $s ft_week_p3 $(run "ft_week_p3-$w-$s" "${now[@]}" "${fine[@]}" \
+      --set model.init_from="day0-$w-$s/ckpt.h5" --set data.train_since="$cut_old" \
+      --set train.patience=3)" >>runs.txt
+    tail -4 runs.txt
   done
 done
 
@@ -67,14 +71,14 @@ echo
 awk 'NR > 1 { key = $1 " " $2; n[$3]++; t[$3] += $4; nd[$3] += $5; hr[$3] += $6; v[$3, key] = $5 }
      NR > 1 && $3 == "scratch" { keys[key] = 1 }
      END {
-       printf "%-8s %4s %9s %9s %9s %22s\n", "method", "runs", "seconds", "NDCG@10", "HR@10",
+       printf "%-10s %4s %9s %9s %9s %22s\n", "method", "runs", "seconds", "NDCG@10", "HR@10",
               "NDCG@10 - scratch (se)"
-       split("scratch ft_all ft_week", m, " ")
-       for (i = 1; i <= 3; i++) {
+       n_m = split("scratch ft_all ft_week ft_week_p3", m, " ")
+       for (i = 1; i <= n_m; i++) {
          k = m[i]; d = 0; d2 = 0; c = 0
          for (key in keys) { x = v[k, key] - v["scratch", key]; d += x; d2 += x * x; c++ }
          se = c > 1 ? sqrt((d2 - d * d / c) / (c - 1) / c) : 0
-         printf "%-8s %4d %9.1f %9.4f %9.4f %+13.4f (%.4f)\n", k, n[k], t[k] / n[k], nd[k] / n[k],
+         printf "%-10s %4d %9.1f %9.4f %9.4f %+13.4f (%.4f)\n", k, n[k], t[k] / n[k], nd[k] / n[k],
                 hr[k] / n[k], d / c, se
        }
      }' runs.txt | tee summary.txt

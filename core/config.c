@@ -68,7 +68,7 @@ static const config_key schema[] = {
     I64_OR_NULL("data.split_time", data.split_time, "null", INT64_MIN + 1, INT64_MAX,
                 "temporal split point, seconds since the epoch"),
     I64_OR_NULL("data.train_since", data.train_since, "null", INT64_MIN + 1, INT64_MAX,
-                "train on events from this time on only (earlier ones are context); null = all"),
+                "train and validate on events from this time on only (earlier ones are context)"),
     INT("model.d_model", model.d_model, "64", 1, 65536, "hidden size"),
     INT("model.n_layers", model.n_layers, "2", 1, 256, "transformer blocks"),
     INT("model.n_heads", model.n_heads, "2", 1, 1024, "attention heads; divide d_model"),

@@ -2,7 +2,7 @@
 # The worked example of README.md "Daily fine-tuning" (not a ctest: it trains for minutes): MovieLens
 # 100K cut into weeks from its first timestamp. Day 0: a model trained on weeks 0..W-2, tested on
 # each user's next event in week W-1. A week later: the log has grown (new items among it); the
-# day-0 checkpoint is fine-tuned on weeks 0..W-1 (model.init_from: items matched by raw id) and
+# day-0 checkpoint is fine-tuned on week W-1 (model.init_from: items matched by raw id) and
 # compared with a model trained from scratch on the same weeks; both are tested on each user's
 # next event from week W on (the rest of the log: few ml-100k users come back within one week),
 # then the fine-tuned model scores every user.
@@ -38,11 +38,11 @@ run() { # NAME ARGS...: seqrec train, its log in NAME.txt, wall seconds in NAME.
 }
 run day0 --set data.events=old.h5 --set data.split_time=$cut_old
 run scratch --set data.events=new.h5 --set data.split_time=$cut_new
-# Fine-tuning: the day-0 weights and moments, one validation per epoch, stop after the first
-# that does not improve.
+# Fine-tuning: the day-0 weights and moments, trained and validated on the new week only (the
+# weeks before are context), one validation per epoch, patience 3.
 run finetune --set data.events=new.h5 --set data.split_time=$cut_new \
   --set model.init_from=day0/ckpt.h5 --set model.init_optimizer=true --set train.warmup_steps=0 \
-  --set train.eval_every=1 --set train.patience=1
+  --set data.train_since=$cut_old --set train.eval_every=1 --set train.patience=3
 for name in day0 scratch finetune; do
   printf '%-9s %6.0f s  %s\n' "$name" "$(cat $name.seconds)" "$(grep '^test ' $name.txt)"
 done

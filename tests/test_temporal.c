@@ -141,7 +141,8 @@ static void test_leave_one_out_would_leak(void **state) {
 }
 
 /* data.train_since: the targets are exactly the training events at or after SINCE, each once,
- * their inputs reach back before it (context), and the held-out targets do not move. */
+ * their inputs reach back before it (context), only validation events at or after SINCE are
+ * kept, and the test targets do not move. */
 static void test_train_since(void **state) {
   (void)state;
   sr_dataset fine;
@@ -165,17 +166,19 @@ static void test_train_since(void **state) {
   }
   assert_int_equal(seen, n);
   assert_int_equal(fine.n_targets, n);
-  int64_t want = 0; /* every training target of the full split at or after SINCE */
+  int64_t want = 0, validated = 0; /* every training target of the full split at or after SINCE */
   for (int64_t u = 0; u < ds.n_users; u++) {
     const int32_t *h = shard.item + shard.offset[u];
     for (int64_t j = 1; j < ds.train_len[u]; j++) want += time_of(h[j]) >= SINCE;
-    assert_int_equal(fine.valid_item[u], ds.valid_item[u]);
+    const int32_t valid = ds.valid_item[u]; /* validated only when it is a new day's event */
+    assert_int_equal(fine.valid_item[u], valid != 0 && time_of(valid) >= SINCE ? valid : 0);
+    if (valid != 0 && time_of(valid) >= SINCE) validated++;
     assert_int_equal(fine.test_item[u], ds.test_item[u]);
   }
   assert_int_equal(n, want);
-  int64_t counts[3] = {n, context, fine.n_windows};
-  assert_int_equal(sr_comm_allreduce_sum_i64(&comm, counts, 3), SR_OK);
-  assert_true(counts[0] > 0 && counts[1] > 0);
+  int64_t counts[4] = {n, context, fine.n_windows, validated};
+  assert_int_equal(sr_comm_allreduce_sum_i64(&comm, counts, 4), SR_OK);
+  assert_true(counts[0] > 0 && counts[1] > 0 && counts[3] > 0);
   assert_true(counts[2] < sr_dataset_global_windows(&ds)); /* fewer steps than training on all */
   free(trained);
   free(windows);

@@ -59,12 +59,14 @@ sr_status sr_dataset_build_split(sr_dataset *ds, const sr_events_shard *shard, i
         counts[0] += n > 0;
       } else {
         ds->train_len[u] = before - 1;
-        if (before >= 2) ds->valid_item[u] = shard->item[begin + before - 1];
+        if (before >= 2 && (!split->since || shard->time[begin + before - 1] >= split->since_time))
+          ds->valid_item[u] = shard->item[begin + before - 1];
         if (before < n) ds->test_item[u] = shard->item[begin + before], counts[1]++;
       }
     } else if (n >= 3) {
       ds->train_len[u] = n - 2;
-      ds->valid_item[u] = shard->item[begin + n - 2];
+      if (!split->since || shard->time[begin + n - 2] >= split->since_time)
+        ds->valid_item[u] = shard->item[begin + n - 2];
       ds->test_item[u] = shard->item[begin + n - 1];
     } else {
       ds->train_len[u] = n;

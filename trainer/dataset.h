@@ -38,9 +38,10 @@ typedef struct {
 typedef struct {
   int temporal;     /* 0: leave-one-out; 1: temporal */
   int64_t cut_time; /* temporal: events with time >= cut_time are never trained on */
-  int since;        /* 1: train only on targets with time >= since_time (fine-tuning on the new
-                     * days of a log: earlier events stay as context, and as validation and
-                     * test contexts) */
+  int since;        /* 1: train only on targets with time >= since_time, and validate only users
+                     * whose validation event is at or after it (fine-tuning on the new days of
+                     * a log: model selection looks at those days too); earlier events stay as
+                     * context; the test targets do not change */
   int64_t since_time;
 } sr_dataset_split;
 

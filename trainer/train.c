@@ -235,7 +235,8 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
                                   .since = since != SR_SPLIT_TIME_UNSET, .since_time = since};
   TRY(sr_dataset_build_split(&t->ds, &t->shard, cfg->data.max_len, &split, t->comm));
   if (split.since)
-    sr_info("training on events from %lld on (data.train_since); the earlier ones are context",
+    sr_info("training on events from %lld on (data.train_since), and validating the users "
+            "whose validation event is from then on; the earlier events are context",
             (long long)since);
   if (split.temporal)
     sr_info("temporal split at %lld: training on events before it; %lld users have a test "
