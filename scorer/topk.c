@@ -81,7 +81,8 @@ float scorer_topk_margin(const float *user, int64_t d, double item_norm_max) {
                  (double)d * 0x1p-120);
 }
 
-sr_status scorer_topk_check(const scorer_topk_input *in, int k) {
+sr_status scorer_topk_check(const scorer_topk_input *in, int k, const scorer_topk_opts *o,
+                            const int32_t *out_item, const float *out_score) {
   if (!in) return sr_error(SR_EINVAL, "top-k: no input given");
   if (k < 1) return sr_error(SR_EINVAL, "top-k: k = %d; k must be at least 1 (score.k)", k);
   if (in->d < 1 || in->d > INT_MAX)
@@ -126,6 +127,12 @@ sr_status scorer_topk_check(const scorer_topk_input *in, int k) {
       }
     }
   }
+  if (!out_item || !out_score)
+    return sr_error(SR_EINVAL, "top-k: output arrays missing (NULL) for %lld users",
+                    (long long)in->n_users);
+  if (o->user_block < 0 || o->item_block < 0 || o->threads < 0)
+    return sr_error(SR_EINVAL, "top-k: negative block size or thread count (%lld, %lld, %d)",
+                    (long long)o->user_block, (long long)o->item_block, o->threads);
   return SR_OK;
 }
 
@@ -519,14 +526,8 @@ sr_status scorer_topk_run(const scorer_topk_input *in, int k, const scorer_topk_
   scorer_topk_opts o = {0};
   if (opts) o = *opts;
 
-  TRY(scorer_topk_check(in, k));
+  TRY(scorer_topk_check(in, k, &o, out_item, out_score));
   if (in->n_users == 0) return SR_OK;
-  if (!out_item || !out_score)
-    return sr_error(SR_EINVAL, "top-k: output arrays missing (NULL) for %lld users",
-                    (long long)in->n_users);
-  if (o.user_block < 0 || o.item_block < 0 || o.threads < 0)
-    return sr_error(SR_EINVAL, "top-k: negative block size or thread count (%lld, %lld, %d)",
-                    (long long)o.user_block, (long long)o.item_block, o.threads);
 
   int threads = o.threads;
 #ifdef _OPENMP

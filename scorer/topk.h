@@ -49,7 +49,8 @@ float scorer_topk_score(const float *user, const float *item, int64_t d);
 
 /* The checks scorer_topk_run makes before it writes anything (listed below it), for any other
  * scorer of the same contract (e.g. the GPU one). */
-sr_status scorer_topk_check(const scorer_topk_input *in, int k);
+sr_status scorer_topk_check(const scorer_topk_input *in, int k, const scorer_topk_opts *opts,
+                            const int32_t *out_item, const float *out_score);
 /* How far an fp32 sgemm score of `user` may be from scorer_topk_score, for items whose norms
  * are at most item_norm_max: 2 (d+2) 2^-24 ||user|| item_norm_max, plus a term for underflow. */
 float scorer_topk_margin(const float *user, int64_t d, double item_norm_max);

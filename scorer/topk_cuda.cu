@@ -461,13 +461,8 @@ extern "C" sr_status scorer_topk_run_cuda(const scorer_topk_input *in, int k,
   scorer_topk_opts o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;
-  TRY(scorer_topk_check(in, k));
+  TRY(scorer_topk_check(in, k, &o, out_item, out_score));
   if (in->n_users == 0) return SR_OK;
-  if (!out_item || !out_score)
-    return sr_error(SR_EINVAL, "top-k (CUDA): output arrays missing (NULL) for %lld users",
-                    (long long)in->n_users);
-  if (o.user_block < 0 || o.item_block < 0 || o.threads < 0)
-    return sr_error(SR_EINVAL, "top-k (CUDA): negative block size or thread count");
   int gpus = 0;
   if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus == 0) {
     (void)cudaGetLastError();
