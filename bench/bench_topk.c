@@ -13,7 +13,7 @@
 #include "core/status.h"
 #include "core/timer.h"
 #include "scorer/topk.h"
-#ifdef SEQREC_BENCH_CUDA
+#ifdef SEQREC_HAVE_CUDA_TOPK
 #include "scorer/topk_cuda.h"
 #define BENCH_CUDA_NAME ", cuda"
 #else
@@ -86,7 +86,7 @@ static sr_status bench_parse(int argc, char **argv, bench_args *a, int *help) {
     } else if (!strcmp(f, "--device")) {
       if (v && !strcmp(v, "cpu")) {
         a->run = scorer_topk_run;
-#ifdef SEQREC_BENCH_CUDA
+#ifdef SEQREC_HAVE_CUDA_TOPK
       } else if (v && !strcmp(v, "cuda")) {
         a->run = scorer_topk_run_cuda;
 #endif

@@ -29,10 +29,13 @@
 #include "scorer/select.h"
 #include "scorer/state.h"
 #include "scorer/topk.h"
+#include "scorer/topk_cuda.h"
 
 /* Output rows held per round, at most: a round's items and scores take about this much. */
 #define SCORE_ROUND_BYTES ((size_t)64 << 20)
 #define SCORE_ROUND_GROUPS_MAX 16
+/* The GPU's top-k wants thousands of users per call to fill the device. */
+#define SCORE_ROUND_GROUPS_MAX_GPU 512
 
 /* Test-only: seconds to sleep after the first round is written to PATH.tmp, so that a test
  * can kill the scorer while the file is half written (tests/score_kill.sh). */
@@ -58,6 +61,8 @@ typedef struct {
   float *items;            /* [n_items + 1, C] host copy of the item table */
   scorer_selection sel;
   scorer_states states;
+  int gpu;                 /* the GPU of this rank's top-k, or -1 */
+  scorer_topk_cuda *topk_gpu;
   char sha256[72];         /* of the checkpoint file */
   char created[32];
   /* one round's buffers */
@@ -75,10 +80,28 @@ static const char *config_name(const sr_config *cfg) {
   return cfg->source[0] ? cfg->source : "configuration";
 }
 
+/* The GPU of the top-k (runtime.device) and the kernels of the user states: the same GPU once
+ * the CUDA kernels are part of the build (kernels/README.md); until then the CPU's. */
 static sr_status choose_backend(score_job *j) {
-  int gpu = -1;
-  TRY(sr_device_choose(j->cfg.runtime.device, j->comm->local_rank, &gpu));
-  return kernels_init(&j->k, gpu, j->cfg.runtime.threads);
+  j->gpu = -1;
+  TRY(sr_device_choose(j->cfg.runtime.device, j->comm->local_rank, &j->gpu));
+#ifdef SEQREC_HAVE_CUDA_KERNELS
+  return kernels_init(&j->k, j->gpu, j->cfg.runtime.threads);
+#else
+  if (j->gpu >= 0)
+    sr_info("score: user states on the CPU (this build's CUDA kernels are not validated yet), "
+            "the top-k on the GPU");
+  return kernels_cpu_init(&j->k, j->cfg.runtime.threads);
+#endif
+}
+
+static sr_status gpu_topk_open(score_job *j) {
+  if (j->gpu < 0) return SR_OK;
+  char name[160];
+  sr_device_describe(j->gpu, name, sizeof name);
+  sr_info("score: top-k on GPU %d (%s)", j->gpu, name);
+  return scorer_topk_cuda_open(&j->topk_gpu, j->gpu, j->items, j->dims.n_items,
+                               j->dims.d_model, j->banned);
 }
 
 static const char *new_items_name(sr_new_items_kind kind) {
@@ -194,7 +217,8 @@ static sr_status job_setup_local(score_job *j, int argc, char **argv) {
   const size_t V = (size_t)j->dims.n_items + 1, C = (size_t)j->dims.d_model;
   TRY(sr_alloc(&j->items, V * C, sizeof *j->items, "item table"));
   TRY(sr_model_items_refresh(&j->m, &j->k));
-  return j->k.download(&j->k, j->items, sr_model_items(&j->m), V * C * sizeof *j->items);
+  TRY(j->k.download(&j->k, j->items, sr_model_items(&j->m), V * C * sizeof *j->items));
+  return gpu_topk_open(j);
 }
 
 /* What the ranks do together: the selection, the batch windows, the checkpoint's digest. */
@@ -220,7 +244,8 @@ static sr_status round_buffers_alloc(score_job *j) {
   const size_t K = (size_t)j->cfg.score.k, C = (size_t)j->dims.d_model;
   size_t groups = SCORE_ROUND_BYTES / ((size_t)SCORER_GROUP * K * 8);
   if (groups < 1) groups = 1;
-  if (groups > SCORE_ROUND_GROUPS_MAX) groups = SCORE_ROUND_GROUPS_MAX;
+  const size_t groups_max = j->topk_gpu ? SCORE_ROUND_GROUPS_MAX_GPU : SCORE_ROUND_GROUPS_MAX;
+  if (groups > groups_max) groups = groups_max;
   j->round_users = (int64_t)groups * SCORER_GROUP;
   const size_t n = (size_t)j->round_users;
   TRY(sr_alloc(&j->user_vec, n * C, sizeof *j->user_vec, "user states"));
@@ -262,7 +287,10 @@ static sr_status rows_score(score_job *j, int64_t j0, int64_t j1) {
         .users = j->user_vec, .n_users = n, .items = j->items, .n_items = j->dims.n_items,
         .d = j->dims.d_model, .seen_offset = j->cfg.score.exclude_seen ? j->seen_offset : NULL,
         .seen_item = j->seen_item, .banned = j->banned};
-    st = scorer_topk_run(&in, j->cfg.score.k, NULL, j->out_item, j->out_score);
+    st = j->topk_gpu
+             ? scorer_topk_cuda_run(j->topk_gpu, &in, j->cfg.score.k, NULL, j->out_item,
+                                    j->out_score)
+             : scorer_topk_run(&in, j->cfg.score.k, NULL, j->out_item, j->out_score);
   }
   /* The top-k numbers users from 0 within the round. */
   if (st != SR_OK && n > 0)
@@ -367,6 +395,7 @@ static sr_status job_run(score_job *j) {
 static void job_free(score_job *j) {
   scorer_states_free(&j->states);
   scorer_selection_free(&j->sel);
+  scorer_topk_cuda_close(j->topk_gpu);
   if (j->model_made) sr_model_destroy(&j->m, &j->k);
   kernels_close(&j->k);
   sr_events_shard_free(&j->shard);

@@ -281,30 +281,41 @@ __global__ void topkc_finish_kernel(topkc_block b, int kout, int32_t *out_item,
 
 /* ---- host side -------------------------------------------------------------------------- */
 
-/* Everything one call holds; topkc_release frees whatever was set. */
-typedef struct {
+/* The item table on the device (uploaded once by open) and the per-block buffers, grown to
+ * what the largest call so far needed and kept for the next call. */
+struct scorer_topk_cuda {
+  int gpu;
   cudaStream_t stream;
   cublasHandle_t blas;
-  float *items, *users, *score, *margin, *filter, *cs, *ts, *out_score;
+  const float *items_host; /* what open uploaded: run refuses any other table */
+  const uint8_t *banned_host;
+  int64_t n_items, d;
+  double item_norm_max;
+  float *items;
+  uint8_t *banned;
+  /* capacities of the block buffers below */
+  int64_t ub, ib, cap, k, max_seen;
+  float *users, *score, *margin, *filter, *cs, *ts, *out_score;
   int32_t *cn, *ci, *ti, *seen, *out_item;
   int64_t *seen_begin;
-  uint8_t *banned;
   float *h_margin;        /* host staging */
   int64_t *h_seen_begin;
   int32_t *h_seen;
-} topkc_res;
+};
 
-static void topkc_release(topkc_res *s) {
-  void *dev[] = {s->items, s->users, s->score, s->margin, s->filter, s->cs, s->ts,
-                 s->out_score, s->cn, s->ci, s->ti, s->seen, s->out_item, s->seen_begin,
-                 s->banned};
+static void topkc_free_blocks(scorer_topk_cuda *t) {
+  void *dev[] = {t->users, t->score, t->margin, t->filter, t->cs, t->ts, t->out_score,
+                 t->cn, t->ci, t->ti, t->out_item, t->seen_begin};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) (void)cudaFree(dev[i]);
-  if (s->blas) (void)cublasDestroy(s->blas);
-  if (s->stream) (void)cudaStreamDestroy(s->stream);
-  sr_free(s->h_margin);
-  sr_free(s->h_seen_begin);
-  sr_free(s->h_seen);
+  t->users = t->score = t->margin = t->filter = t->cs = t->ts = t->out_score = NULL;
+  t->cn = t->ci = t->ti = t->out_item = NULL;
+  t->seen_begin = NULL;
+  sr_free(t->h_margin);
+  sr_free(t->h_seen_begin);
+  t->h_margin = NULL;
+  t->h_seen_begin = NULL;
+  t->ub = t->ib = t->cap = t->k = 0;
 }
 
 static double topkc_norm(const float *x, int64_t d) {
@@ -323,33 +334,73 @@ static sr_status topkc_dev_alloc(T **p, size_t n) {
   return topkc_cuda(cudaMalloc((void **)p, n ? n * sizeof(T) : 1), "cudaMalloc", __LINE__);
 }
 
-/* Stages user block u0 .. u0+mb-1 on the host (margins, each seen slice sorted) and uploads it. */
-static sr_status topkc_load_block(const scorer_topk_input *in, int64_t u0, int64_t mb,
-                                  double item_norm_max, topkc_res *s) {
-  const int64_t d = in->d;
-  const int64_t base = in->seen_offset ? in->seen_offset[u0] : 0;
-  for (int64_t r = 0; r < mb; r++) /* the CPU top-k's margin */
-    s->h_margin[r] = scorer_topk_margin(in->users + (u0 + r) * d, d, item_norm_max);
-  for (int64_t r = 0; r <= mb; r++)
-    s->h_seen_begin[r] = in->seen_offset ? in->seen_offset[u0 + r] - base : 0;
-  const int64_t total = s->h_seen_begin[mb];
-  if (total > 0) {
-    memcpy(s->h_seen, in->seen_item + base, (size_t)total * sizeof *s->h_seen);
-    for (int64_t r = 0; r < mb; r++)
-      qsort(s->h_seen + s->h_seen_begin[r], (size_t)(s->h_seen_begin[r + 1] - s->h_seen_begin[r]),
-            sizeof *s->h_seen, topkc_cmp_i32);
-    TOPKC_CUDA(cudaMemcpyAsync(s->seen, s->h_seen, (size_t)total * sizeof *s->seen,
-                               cudaMemcpyHostToDevice, s->stream));
+static int64_t topkc_max(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* Buffers for blocks of ub users x ib items, candidate buffers of cap and k outputs per user,
+ * and max_seen seen items per user block; what is already large enough stays. */
+static sr_status topkc_reserve(scorer_topk_cuda *t, int64_t ub, int64_t ib, int64_t cap,
+                               int64_t k, int64_t max_seen) {
+  if (ub > t->ub || ib > t->ib || cap > t->cap || k > t->k) {
+    ub = topkc_max(ub, t->ub), ib = topkc_max(ib, t->ib);
+    cap = topkc_max(cap, t->cap), k = topkc_max(k, t->k);
+    topkc_free_blocks(t);
+    const size_t state = (size_t)ub * (size_t)cap, d = (size_t)t->d;
+    TRY(sr_alloc(&t->h_margin, (size_t)ub, sizeof(float), "top-k (CUDA) margins"));
+    TRY(sr_alloc(&t->h_seen_begin, (size_t)ub + 1, sizeof(int64_t), "top-k (CUDA) seen offsets"));
+    TRY(topkc_dev_alloc(&t->users, (size_t)ub * d));
+    TRY(topkc_dev_alloc(&t->score, (size_t)ub * (size_t)ib));
+    TRY(topkc_dev_alloc(&t->margin, (size_t)ub));
+    TRY(topkc_dev_alloc(&t->filter, (size_t)ub));
+    TRY(topkc_dev_alloc(&t->cn, (size_t)ub));
+    TRY(topkc_dev_alloc(&t->cs, state));
+    TRY(topkc_dev_alloc(&t->ci, state));
+    TRY(topkc_dev_alloc(&t->ts, state));
+    TRY(topkc_dev_alloc(&t->ti, state));
+    TRY(topkc_dev_alloc(&t->seen_begin, (size_t)ub + 1));
+    TRY(topkc_dev_alloc(&t->out_item, (size_t)ub * (size_t)k));
+    TRY(topkc_dev_alloc(&t->out_score, (size_t)ub * (size_t)k));
+    t->ub = ub, t->ib = ib, t->cap = cap, t->k = k; /* only once all of them exist */
   }
-  TOPKC_CUDA(cudaMemcpyAsync(s->margin, s->h_margin, (size_t)mb * sizeof *s->margin,
-                             cudaMemcpyHostToDevice, s->stream));
-  TOPKC_CUDA(cudaMemcpyAsync(s->seen_begin, s->h_seen_begin, (size_t)(mb + 1) * sizeof(int64_t),
-                             cudaMemcpyHostToDevice, s->stream));
+  if (max_seen > t->max_seen || !t->h_seen) {
+    if (t->seen) (void)cudaFree(t->seen);
+    sr_free(t->h_seen);
+    t->seen = NULL;
+    t->h_seen = NULL;
+    t->max_seen = 0;
+    TRY(sr_alloc(&t->h_seen, (size_t)max_seen + 1, sizeof(int32_t), "top-k (CUDA) seen items"));
+    TRY(topkc_dev_alloc(&t->seen, (size_t)max_seen));
+    t->max_seen = max_seen;
+  }
   return SR_OK;
 }
 
-static sr_status topkc_run(const scorer_topk_input *in, int k, const scorer_topk_opts *o,
-                           int32_t *out_item, float *out_score, topkc_res *s) {
+/* Stages user block u0 .. u0+mb-1 on the host (margins, each seen slice sorted) and uploads it. */
+static sr_status topkc_load_block(scorer_topk_cuda *t, const scorer_topk_input *in, int64_t u0,
+                                  int64_t mb) {
+  const int64_t d = in->d;
+  const int64_t base = in->seen_offset ? in->seen_offset[u0] : 0;
+  for (int64_t r = 0; r < mb; r++) /* the CPU top-k's margin */
+    t->h_margin[r] = scorer_topk_margin(in->users + (u0 + r) * d, d, t->item_norm_max);
+  for (int64_t r = 0; r <= mb; r++)
+    t->h_seen_begin[r] = in->seen_offset ? in->seen_offset[u0 + r] - base : 0;
+  const int64_t total = t->h_seen_begin[mb];
+  if (total > 0) {
+    memcpy(t->h_seen, in->seen_item + base, (size_t)total * sizeof *t->h_seen);
+    for (int64_t r = 0; r < mb; r++)
+      qsort(t->h_seen + t->h_seen_begin[r], (size_t)(t->h_seen_begin[r + 1] - t->h_seen_begin[r]),
+            sizeof *t->h_seen, topkc_cmp_i32);
+    TOPKC_CUDA(cudaMemcpyAsync(t->seen, t->h_seen, (size_t)total * sizeof *t->seen,
+                               cudaMemcpyHostToDevice, t->stream));
+  }
+  TOPKC_CUDA(cudaMemcpyAsync(t->margin, t->h_margin, (size_t)mb * sizeof *t->margin,
+                             cudaMemcpyHostToDevice, t->stream));
+  TOPKC_CUDA(cudaMemcpyAsync(t->seen_begin, t->h_seen_begin, (size_t)(mb + 1) * sizeof(int64_t),
+                             cudaMemcpyHostToDevice, t->stream));
+  return SR_OK;
+}
+
+static sr_status topkc_run(scorer_topk_cuda *t, const scorer_topk_input *in, int k,
+                           const scorer_topk_opts *o, int32_t *out_item, float *out_score) {
   const int64_t d = in->d;
   const int32_t k_sel = (int64_t)k < in->n_items ? k : (int32_t)in->n_items;
   /* topk.c's 2k + 32, but at least 128 so that a group of 32 fits after any compaction; a
@@ -377,82 +428,133 @@ static sr_status topkc_run(const scorer_topk_input *in, int k, const scorer_topk
     if (in->seen_offset[u1] - in->seen_offset[u0] > max_seen)
       max_seen = in->seen_offset[u1] - in->seen_offset[u0];
   }
-  double item_norm_max = 0;
-  for (int64_t i = 1; i <= in->n_items; i++) {
-    const double nrm = topkc_norm(in->items + i * d, d);
-    if (nrm > item_norm_max) item_norm_max = nrm;
-  }
-
-  TRY(sr_alloc(&s->h_margin, (size_t)ub, sizeof(float), "top-k (CUDA) margins"));
-  TRY(sr_alloc(&s->h_seen_begin, (size_t)ub + 1, sizeof(int64_t), "top-k (CUDA) seen offsets"));
-  TRY(sr_alloc(&s->h_seen, (size_t)max_seen + 1, sizeof(int32_t), "top-k (CUDA) seen items"));
-  TOPKC_CUDA(cudaStreamCreate(&s->stream));
-  TOPKC_CUBLAS(cublasCreate(&s->blas));
-  TOPKC_CUBLAS(cublasSetStream(s->blas, s->stream));
-  TOPKC_CUBLAS(cublasSetMathMode(s->blas, CUBLAS_PEDANTIC_MATH)); /* fp32 only: see the top */
-
-  const size_t state = (size_t)ub * (size_t)cap;
-  TRY(topkc_dev_alloc(&s->users, (size_t)ub * (size_t)d));
-  TRY(topkc_dev_alloc(&s->score, (size_t)ub * (size_t)ib));
-  TRY(topkc_dev_alloc(&s->margin, (size_t)ub));
-  TRY(topkc_dev_alloc(&s->filter, (size_t)ub));
-  TRY(topkc_dev_alloc(&s->cn, (size_t)ub));
-  TRY(topkc_dev_alloc(&s->cs, state));
-  TRY(topkc_dev_alloc(&s->ci, state));
-  TRY(topkc_dev_alloc(&s->ts, state));
-  TRY(topkc_dev_alloc(&s->ti, state));
-  TRY(topkc_dev_alloc(&s->seen_begin, (size_t)ub + 1));
-  TRY(topkc_dev_alloc(&s->seen, (size_t)max_seen));
-  TRY(topkc_dev_alloc(&s->out_item, (size_t)ub * (size_t)k));
-  TRY(topkc_dev_alloc(&s->out_score, (size_t)ub * (size_t)k));
-  const size_t table = (size_t)(in->n_items + 1) * (size_t)d;
-  TRY(topkc_dev_alloc(&s->items, table));
-  TOPKC_CUDA(cudaMemcpyAsync(s->items, in->items, table * sizeof(float), cudaMemcpyHostToDevice,
-                             s->stream));
-  if (in->banned) {
-    TRY(topkc_dev_alloc(&s->banned, (size_t)in->n_items + 1));
-    TOPKC_CUDA(cudaMemcpyAsync(s->banned, in->banned, (size_t)in->n_items + 1,
-                               cudaMemcpyHostToDevice, s->stream));
-  }
+  TOPKC_CUDA(cudaSetDevice(t->gpu));
+  TRY(topkc_reserve(t, ub, ib, cap, k, max_seen));
 
   const float one = 1.0f, zero = 0.0f;
   for (int64_t u0 = 0; u0 < in->n_users; u0 += ub) {
     const int64_t mb = ub < in->n_users - u0 ? ub : in->n_users - u0;
-    const topkc_block b = {s->users, s->items, s->banned, s->seen_begin, s->seen, s->margin,
-                           s->filter, s->cn, s->cs, s->ci, s->ts, s->ti, mb, (int)d, k_sel, cap};
+    const topkc_block b = {t->users, t->items, t->banned, t->seen_begin, t->seen, t->margin,
+                           t->filter, t->cn, t->cs, t->ci, t->ts, t->ti, mb, (int)d, k_sel, cap};
     const unsigned warps_grid = (unsigned)((mb + TOPKC_WARPS - 1) / TOPKC_WARPS);
     if (!o->gemm_only) {
-      TRY(topkc_load_block(in, u0, mb, item_norm_max, s));
-      topkc_init_kernel<<<(unsigned)((mb + 255) / 256), 256, 0, s->stream>>>(b);
+      TRY(topkc_load_block(t, in, u0, mb));
+      topkc_init_kernel<<<(unsigned)((mb + 255) / 256), 256, 0, t->stream>>>(b);
       TOPKC_LAUNCHED();
     }
-    TOPKC_CUDA(cudaMemcpyAsync(s->users, in->users + u0 * d, (size_t)(mb * d) * sizeof(float),
-                               cudaMemcpyHostToDevice, s->stream));
+    TOPKC_CUDA(cudaMemcpyAsync(t->users, in->users + u0 * d, (size_t)(mb * d) * sizeof(float),
+                               cudaMemcpyHostToDevice, t->stream));
     for (int64_t i0 = 1; i0 <= in->n_items; i0 += ib) {
       const int64_t nb = in->n_items + 1 - i0 < ib ? in->n_items + 1 - i0 : ib;
       /* Column-major: scores^T [nb, mb] (ld ib) = items_blk^T (d x nb) . users_blk (d x mb), so
        * user r's scores for items i0.. are score[r * ib + j]. */
-      TOPKC_CUBLAS(cublasSgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)nb, (int)mb, (int)d, &one,
-                               s->items + i0 * d, (int)d, s->users, (int)d, &zero, s->score,
+      TOPKC_CUBLAS(cublasSgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)nb, (int)mb, (int)d, &one,
+                               t->items + i0 * d, (int)d, t->users, (int)d, &zero, t->score,
                                (int)ib));
       if (o->gemm_only) continue;
-      topkc_select_kernel<<<warps_grid, 32 * TOPKC_WARPS, 0, s->stream>>>(b, s->score, ib, nb,
+      topkc_select_kernel<<<warps_grid, 32 * TOPKC_WARPS, 0, t->stream>>>(b, t->score, ib, nb,
                                                                           i0);
       TOPKC_LAUNCHED();
     }
     if (!o->gemm_only) {
-      topkc_finish_kernel<<<warps_grid, 32 * TOPKC_WARPS, 0, s->stream>>>(b, k, s->out_item,
-                                                                          s->out_score);
+      topkc_finish_kernel<<<warps_grid, 32 * TOPKC_WARPS, 0, t->stream>>>(b, k, t->out_item,
+                                                                          t->out_score);
       TOPKC_LAUNCHED();
       const size_t rows = (size_t)(mb * k);
-      TOPKC_CUDA(cudaMemcpyAsync(out_item + u0 * k, s->out_item, rows * sizeof(int32_t),
-                                 cudaMemcpyDeviceToHost, s->stream));
-      TOPKC_CUDA(cudaMemcpyAsync(out_score + u0 * k, s->out_score, rows * sizeof(float),
-                                 cudaMemcpyDeviceToHost, s->stream));
+      TOPKC_CUDA(cudaMemcpyAsync(out_item + u0 * k, t->out_item, rows * sizeof(int32_t),
+                                 cudaMemcpyDeviceToHost, t->stream));
+      TOPKC_CUDA(cudaMemcpyAsync(out_score + u0 * k, t->out_score, rows * sizeof(float),
+                                 cudaMemcpyDeviceToHost, t->stream));
     }
-    TOPKC_CUDA(cudaStreamSynchronize(s->stream)); /* the staging buffers are reused next block */
+    TOPKC_CUDA(cudaStreamSynchronize(t->stream)); /* the staging buffers are reused next block */
   }
   return SR_OK;
+}
+
+static sr_status topkc_open(scorer_topk_cuda *t, int gpu, const float *items, int64_t n_items,
+                            int64_t d, const uint8_t *banned) {
+  int gpus = 0;
+  if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus == 0) {
+    (void)cudaGetLastError();
+    return sr_error(SR_EINVAL, "top-k (CUDA): no CUDA device is visible");
+  }
+  if (gpu < 0 || gpu >= gpus)
+    return sr_error(SR_EINVAL, "top-k (CUDA): GPU %d does not exist (%d visible)", gpu, gpus);
+  t->gpu = gpu;
+  t->items_host = items, t->banned_host = banned, t->n_items = n_items, t->d = d;
+  TOPKC_CUDA(cudaSetDevice(gpu));
+  TOPKC_CUDA(cudaStreamCreate(&t->stream));
+  TOPKC_CUBLAS(cublasCreate(&t->blas));
+  TOPKC_CUBLAS(cublasSetStream(t->blas, t->stream));
+  TOPKC_CUBLAS(cublasSetMathMode(t->blas, CUBLAS_PEDANTIC_MATH)); /* fp32 only: see the top */
+  for (int64_t i = 1; i <= n_items; i++) {
+    const double nrm = topkc_norm(items + i * d, d);
+    if (nrm > t->item_norm_max) t->item_norm_max = nrm;
+  }
+  const size_t table = (size_t)(n_items + 1) * (size_t)d;
+  TRY(topkc_dev_alloc(&t->items, table));
+  TOPKC_CUDA(cudaMemcpyAsync(t->items, items, table * sizeof(float), cudaMemcpyHostToDevice,
+                             t->stream));
+  if (banned) {
+    TRY(topkc_dev_alloc(&t->banned, (size_t)n_items + 1));
+    TOPKC_CUDA(cudaMemcpyAsync(t->banned, banned, (size_t)n_items + 1, cudaMemcpyHostToDevice,
+                               t->stream));
+  }
+  TOPKC_CUDA(cudaStreamSynchronize(t->stream)); /* the caller may change its copy afterwards */
+  return SR_OK;
+}
+
+extern "C" sr_status scorer_topk_cuda_open(scorer_topk_cuda **out, int gpu, const float *items,
+                                           int64_t n_items, int64_t d, const uint8_t *banned) {
+  *out = NULL;
+  if (n_items < 0 || n_items > INT32_MAX - 1 || d < 1 || (!items && n_items > 0))
+    return sr_error(SR_EINVAL, "top-k (CUDA): an item table of %lld items x d %lld%s",
+                    (long long)n_items, (long long)d, items ? "" : " without rows");
+  scorer_topk_cuda *t = (scorer_topk_cuda *)calloc(1, sizeof *t);
+  if (!t) return sr_error(SR_ENOMEM, "top-k (CUDA): out of host memory");
+  const sr_status st = topkc_open(t, gpu, items, n_items, d, banned);
+  if (st != SR_OK) {
+    scorer_topk_cuda_close(t);
+    return st;
+  }
+  *out = t;
+  return SR_OK;
+}
+
+extern "C" sr_status scorer_topk_cuda_run(scorer_topk_cuda *t, const scorer_topk_input *in,
+                                          int k, const scorer_topk_opts *opts,
+                                          int32_t *out_item, float *out_score) {
+  scorer_topk_opts o;
+  memset(&o, 0, sizeof o);
+  if (opts) o = *opts;
+  TRY(scorer_topk_check(in, k, &o, out_item, out_score));
+  if (in->items != t->items_host || in->n_items != t->n_items || in->d != t->d ||
+      in->banned != t->banned_host)
+    return sr_error(SR_EINVAL, "top-k (CUDA): the input's item table (%lld items x d %lld) is "
+                    "not the one this GPU context holds (%lld x %lld, or other banned items)",
+                    (long long)in->n_items, (long long)in->d, (long long)t->n_items,
+                    (long long)t->d);
+  if (in->n_users == 0) return SR_OK;
+  if (in->n_items == 0) { /* nothing to rank: every row is padding */
+    for (int64_t j = 0; !o.gemm_only && j < in->n_users * (int64_t)k; j++) {
+      out_item[j] = 0;
+      out_score[j] = -INFINITY;
+    }
+    return SR_OK;
+  }
+  return topkc_run(t, in, k, &o, out_item, out_score);
+}
+
+extern "C" void scorer_topk_cuda_close(scorer_topk_cuda *t) {
+  if (!t) return;
+  topkc_free_blocks(t);
+  if (t->seen) (void)cudaFree(t->seen);
+  sr_free(t->h_seen);
+  if (t->items) (void)cudaFree(t->items);
+  if (t->banned) (void)cudaFree(t->banned);
+  if (t->blas) (void)cublasDestroy(t->blas);
+  if (t->stream) (void)cudaStreamDestroy(t->stream);
+  free(t);
 }
 
 extern "C" sr_status scorer_topk_run_cuda(const scorer_topk_input *in, int k,
@@ -461,23 +563,16 @@ extern "C" sr_status scorer_topk_run_cuda(const scorer_topk_input *in, int k,
   scorer_topk_opts o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;
-  TRY(scorer_topk_check(in, k, &o, out_item, out_score));
+  TRY(scorer_topk_check(in, k, &o, out_item, out_score)); /* bad input before "no GPU" */
   if (in->n_users == 0) return SR_OK;
-  int gpus = 0;
-  if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus == 0) {
+  int gpu = 0;
+  if (cudaGetDevice(&gpu) != cudaSuccess) {
     (void)cudaGetLastError();
-    return sr_error(SR_EINVAL, "top-k (CUDA): no CUDA device is visible");
+    gpu = 0;
   }
-  if (in->n_items == 0) { /* nothing to rank: every row is padding */
-    for (int64_t j = 0; !o.gemm_only && j < in->n_users * (int64_t)k; j++) {
-      out_item[j] = 0;
-      out_score[j] = -INFINITY;
-    }
-    return SR_OK;
-  }
-  topkc_res s;
-  memset(&s, 0, sizeof s);
-  const sr_status st = topkc_run(in, k, &o, out_item, out_score, &s);
-  topkc_release(&s);
+  scorer_topk_cuda *t = NULL;
+  TRY(scorer_topk_cuda_open(&t, gpu, in->items, in->n_items, in->d, in->banned));
+  const sr_status st = scorer_topk_cuda_run(t, in, k, &o, out_item, out_score);
+  scorer_topk_cuda_close(t);
   return st;
 }

@@ -59,6 +59,21 @@ expect_error 1 "both set" \
   "$SEQREC" score -c score.yaml --set score.user_range=1:2 --set score.users=bad_users.txt
 expect_error 1 "score.k" "$SEQREC" score -c score.yaml --set score.k=0
 
+# runtime.device where no GPU is visible: cuda is refused before anything is written, auto
+# scores on the CPU, the same rows (tests/score_cuda.sh compares the GPU's where there is one).
+rc=0
+"$SEQREC" score -c score.yaml --set runtime.device=cuda --set score.output=run/cuda.h5 \
+  >cuda.txt 2>cuda_err.txt || rc=$?
+if [ "$rc" -ne 0 ]; then
+  [ "$rc" -eq 1 ] && grep -qF "runtime.device is cuda but no GPU is visible" cuda_err.txt \
+    || fail "device cuda without a GPU: exit $rc: $(cat cuda_err.txt)"
+  [ ! -e run/cuda.h5 ] && [ ! -e run/cuda.h5.tmp ] || fail "a refused device left a file"
+  "$SEQREC" score -c score.yaml --set runtime.device=auto --set score.output=run/auto.h5 \
+    >auto.txt 2>&1 || fail "device auto: $(cat auto.txt)"
+  grep -q "no GPU visible, running on the CPU" auto.txt || fail "no notice: $(cat auto.txt)"
+  same_data run/recs.h5 run/auto.h5
+fi
+
 # An output that cannot be made.
 touch plainfile
 expect_error 1 "plainfile" "$SEQREC" score -c score.yaml --set score.output=plainfile/x/recs.h5

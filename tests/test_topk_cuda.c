@@ -84,9 +84,11 @@ static void case_free(case_data *c) {
   sr_free(c->banned);
 }
 
-/* Both scorers on one case with k and the GPU's blocks; the rows must be identical. */
-static void expect_same(const case_data *c, int k, int64_t user_block, int64_t item_block) {
-  const size_t n = (size_t)c->in.n_users * (size_t)k + 1;
+/* Both scorers on one input with k and the GPU's blocks, the GPU's through context t (NULL: the
+ * one-call entry point); the rows must be identical. */
+static void expect_same_on(const scorer_topk_input *in, int k, int64_t user_block,
+                           int64_t item_block, scorer_topk_cuda *t) {
+  const size_t n = (size_t)in->n_users * (size_t)k + 1;
   int32_t *cpu_item, *gpu_item;
   float *cpu_score, *gpu_score;
   assert_int_equal(sr_alloc(&cpu_item, n, sizeof(int32_t), "ci"), SR_OK);
@@ -95,9 +97,10 @@ static void expect_same(const case_data *c, int k, int64_t user_block, int64_t i
   assert_int_equal(sr_alloc(&gpu_score, n, sizeof(float), "gs"), SR_OK);
   memset(gpu_item, 0x5a, n * sizeof(int32_t));
   memset(gpu_score, 0x5a, n * sizeof(float));
-  assert_int_equal(scorer_topk_run(&c->in, k, NULL, cpu_item, cpu_score), SR_OK);
+  assert_int_equal(scorer_topk_run(in, k, NULL, cpu_item, cpu_score), SR_OK);
   scorer_topk_opts o = {.user_block = user_block, .item_block = item_block};
-  sr_status st = scorer_topk_run_cuda(&c->in, k, &o, gpu_item, gpu_score);
+  sr_status st = t ? scorer_topk_cuda_run(t, in, k, &o, gpu_item, gpu_score)
+                   : scorer_topk_run_cuda(in, k, &o, gpu_item, gpu_score);
   if (st != SR_OK) print_error("%s\n", sr_error_message());
   assert_int_equal(st, SR_OK);
   for (size_t j = 0; j + 1 < n; j++) {
@@ -113,6 +116,10 @@ static void expect_same(const case_data *c, int k, int64_t user_block, int64_t i
   sr_free(gpu_item);
   sr_free(cpu_score);
   sr_free(gpu_score);
+}
+
+static void expect_same(const case_data *c, int k, int64_t user_block, int64_t item_block) {
+  expect_same_on(&c->in, k, user_block, item_block, NULL);
 }
 
 static void run_case(const spec *s, const int *ks, int n_k, int64_t user_block,
@@ -197,12 +204,45 @@ static void test_bad_input_and_edges(void **state) {
   case_free(&c);
 }
 
+/* What `seqrec score` does: one context, rounds of users of different sizes and k, each the
+ * CPU's result; buffers grow between rounds. Another item table is refused. */
+static void test_context_across_rounds(void **state) {
+  (void)state;
+  if (sr_device_count() == 0) skip();
+  case_data c;
+  const spec s = {.n_users = 700, .n_items = 3001, .d = 32, .max_seen = 25, .banned_in_10 = 1,
+                  .seed = 8};
+  case_build(&c, &s);
+  scorer_topk_cuda *t = NULL;
+  assert_int_equal(scorer_topk_cuda_open(&t, 0, c.items, c.in.n_items, c.in.d, c.in.banned),
+                   SR_OK);
+  const int64_t first[] = {0, 64, 100, 613}, count[] = {64, 36, 513, 87};
+  const int ks[] = {10, 1, 150, 10};
+  for (int r = 0; r < 4; r++) {
+    scorer_topk_input in = c.in;
+    in.users = c.users + first[r] * c.in.d;
+    in.n_users = count[r];
+    in.seen_offset = c.offset + first[r];
+    expect_same_on(&in, ks[r], r == 2 ? 128 : 0, r == 3 ? 700 : 0, t);
+  }
+  scorer_topk_input other = c.in;
+  other.banned = NULL;
+  int32_t item[10];
+  float score[10];
+  other.n_users = 1;
+  assert_int_equal(scorer_topk_cuda_run(t, &other, 10, NULL, item, score), SR_EINVAL);
+  sr_error_clear();
+  scorer_topk_cuda_close(t);
+  case_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_with_seen_and_banned),
       cmocka_unit_test(test_k_above_eligible_items),
       cmocka_unit_test(test_ties_from_duplicated_rows),
       cmocka_unit_test(test_bad_input_and_edges),
+      cmocka_unit_test(test_context_across_rounds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
