@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# CPU training throughput of configs/ml1m.yaml next to this machine's sgemm rate, in one run:
-# prints the date, the machine, the load, every command and every figure (bench_train does the
-# measuring; see bench_train.c for how FLOPs are counted). Not a test: nothing here can fail
+# Training throughput of configs/ml1m.yaml next to the backend's sgemm rate, each run measuring
+# both: prints the date, the machine, the load, every command and every figure (bench_train does
+# the measuring; see bench_train.c for how FLOPs are counted). Not a test: nothing here can fail
 # on a slow machine. Run it when the machine is quiet (the load is printed before and after).
+# On a GPU machine bench/gpu/session.sh runs bench_train itself (its step "bench").
 # Usage: bench/bench_train.sh [BUILD_DIR]        (default: build)
 #   STEPS (10) and WARMUP (2): timed and warm-up training steps
 #   POLICIES ("default passive"): OMP_WAIT_POLICY for each training run ("default": unset)
 #   THREADS ("0"): runtime.threads for each training run (0: all cores)
+#   DEVICE (cpu): runtime.device;  NP (1): ranks (mpirun -np NP; the global batch is NP x 128)
 #   EVENTS: ML-1M events.h5 (imported from ../shared/data/ml-1m/ml-1m.txt when absent)
 #   PROFILE=1 adds the per-op table; E2E=1 also times `seqrec train` for STEPS steps.
 set -euo pipefail
@@ -42,23 +44,25 @@ echo "commit    $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git d
 echo "uptime    $(uptime)"
 echo "build     $build ($(grep -s '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" | cut -d= -f2))"
 
-common=(-c configs/ml1m.yaml --set "data.events=$events")
+common=(-c configs/ml1m.yaml --set "data.events=$events" --set "runtime.device=${DEVICE:-cpu}")
+launch=()
+np=${NP:-1}
+[ "$np" = 1 ] || launch=(mpirun --allow-run-as-root --oversubscribe -np "$np")
 extra=()
 [ "${PROFILE:-0}" = 1 ] && extra+=(--profile)
-echo
-echo "== sgemm (the backend's product: rows split over OpenMP threads, OpenBLAS on one each)"
-run "$bench" "${common[@]}" --no-train --sgemm-repeat 5
+# Each run measures sgemm first (on the CPU: rows split over OpenMP threads, OpenBLAS on one each,
+# beside OpenBLAS's own threads) under its own thread settings, so its "% of sgemm" compares
+# like with like.
 for threads in $threads_list; do
   for policy in $policies; do
     echo
-    echo "== training, runtime.threads=$threads, OMP_WAIT_POLICY=$policy"
+    echo "== training on $np rank(s), runtime.threads=$threads, OMP_WAIT_POLICY=$policy"
     if [ "$policy" = default ]; then
-      run env -u OMP_WAIT_POLICY "$bench" "${common[@]}" --set "runtime.threads=$threads" \
-        --no-sgemm --steps "$steps" --warmup "$warmup" "${extra[@]}"
+      run env -u OMP_WAIT_POLICY "${launch[@]}" "$bench" "${common[@]}" \
+        --set "runtime.threads=$threads" --steps "$steps" --warmup "$warmup" "${extra[@]}"
     else
-      run env OMP_WAIT_POLICY="$policy" "$bench" "${common[@]}" \
-        --set "runtime.threads=$threads" --no-sgemm --steps "$steps" --warmup "$warmup" \
-        "${extra[@]}"
+      run env OMP_WAIT_POLICY="$policy" "${launch[@]}" "$bench" "${common[@]}" \
+        --set "runtime.threads=$threads" --steps "$steps" --warmup "$warmup" "${extra[@]}"
     fi
   done
 done

@@ -6,3 +6,6 @@ set_tests_properties(train_parallel PROPERTIES SKIP_RETURN_CODE 77)
 sr_add_script_test(train_resume SCRIPT train_resume.sh LABELS mpi)
 sr_add_script_test(train_e2e SCRIPT train_e2e.sh)
 sr_add_script_test(train_errors SCRIPT train_errors.sh)
+# bench/bench_train still builds, runs and prints its figures, on 1 and 2 ranks (not a speed test).
+sr_add_script_test(bench_train_smoke SCRIPT bench_train_smoke.sh LABELS mpi)
+set_property(TEST bench_train_smoke APPEND PROPERTY ENVIRONMENT "BENCH_TRAIN=$<TARGET_FILE:bench_train>")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command of a GPU session (bench/gpu/README.md): unpacks .debs/ into a prefix, builds
 # seqrec with CUDA against it, wires the CUDA backend, runs the GPU tests, times training on
-# ML-1M (.gpudata/) on the GPU and the CPU, then runs the rest of ctest with what time is left.
+# ML-1M (.gpudata/) with bench_train and seqrec train on the GPU and the CPU, then runs the rest
+# of ctest with what time is left.
 # Everything goes to $OUT: log (this output), summary.txt (one line per step), results.tar.gz
 # (every step's full log, CMakeCache.txt, the training metrics).
 #
@@ -12,6 +13,7 @@
 #   CUDA=auto|0|1    build the CUDA code (auto: when nvcc is found)
 #   DEADLINE=420     seconds for all steps;  JOBS=$(nproc)  build and ctest parallelism
 #   EPOCHS=3         GPU training epochs on ML-1M (68 steps each)
+#   BENCH_LIMIT=70 BENCH_NP2_LIMIT=40   seconds for bench_train on 1 rank and on 2
 #   PREFIX=/tmp/prefix  WORK=/tmp/seqrec-session   where the packages and the build go
 # The build runs in a copy of the tree (WORK/src), so wiring the backend never touches the
 # checkout, and the copy has no ../shared/data: tests that need it skip, as on the device.
@@ -127,15 +129,49 @@ build() {
 # the tests that run on the GPU: every kernel's "on cuda" group, the NCCL reducer, the model
 gpu_tests() {
   cd "$WORK/build"
-  ctest -R '^(test_kernels|test_grad_reduce|test_topk_cuda|test_model)' -j 4 --output-on-failure --timeout 150
+  ctest -R '^(test_kernels|test_grad_reduce|test_topk_cuda|score_cuda|test_model)' -j 4 --output-on-failure --timeout 150
 }
 
-train() {
-  local data=$WORK/data events=$WORK/data/ml1m.h5 seqrec=$WORK/build/cli/seqrec rc=0 t0
+# ML-1M's events.h5 at WORK/data/ml1m.h5, imported once for the steps that train on it
+ml1m_events() {
+  local data=$WORK/data
+  [ -f "$data/ml1m.h5" ] && return 0
   mkdir -p "$data"
   xz -dc "$repo/.gpudata/ml-1m.txt.xz" >"$data/ml-1m.txt"
   (cd "$data" && sha256sum -c "$repo/.gpudata/ml-1m.txt.sha256")
-  "$seqrec" import --format sasrec "$data/ml-1m.txt" -o "$events"
+  "$WORK/build/cli/seqrec" import --format sasrec "$data/ml-1m.txt" -o "$data/ml1m.h5"
+}
+
+# bench_train (bench/bench_train.c) on ML-1M: tokens/s, the step split (forward, loss, backward,
+# all-reduce, optimizer) and TFLOP/s beside the sgemm rate (cuBLAS) measured in the same run; then
+# 2 ranks on the one GPU, whose gradients go through pinned host memory and MPI. Each run has its
+# own limit, so a slow first one still leaves time for the second. GPU=0: on the CPU, 2 steps.
+train_bench() {
+  local bench=$WORK/build/bench/bench_train device=cuda steps=20 warmup=3 rc=0 note="" n r
+  [ "$GPU" = 1 ] || { device=cpu; steps=2; warmup=1; }
+  ml1m_events
+  cd "$WORK/src"
+  local args=(-c configs/ml1m.yaml --set "data.events=$WORK/data/ml1m.h5"
+              --set "runtime.device=$device" --steps "$steps" --warmup "$warmup")
+  echo "=== bench_train on $device, 1 rank: $warmup warm-up + $steps timed steps of ML-1M"
+  timeout -k 5 "${BENCH_LIMIT:-70}" "$bench" "${args[@]}" 2>&1 | tee "$WORK/logs/bench-np1.txt" \
+    || rc=$?
+  echo "=== the same on 2 ranks sharing the $device (mpirun -np 2)"
+  timeout -k 5 "${BENCH_NP2_LIMIT:-40}" mpirun --allow-run-as-root -np 2 "$bench" "${args[@]}" \
+    2>&1 | tee "$WORK/logs/bench-np2.txt" || rc=$?
+  # for the summary: each run's tokens/s and share of the sgemm rate, from its RESULT line
+  for n in 1 2; do
+    r=$(sed -n 's/^RESULT .*) *\([0-9]*\) tokens\/s *\([^ ]*\) of sgemm .*/\1 tokens\/s, \2 of sgemm/p' \
+      "$WORK/logs/bench-np$n.txt")
+    note+="; np $n: ${r:-no RESULT line}"
+  done
+  echo "NOTE: $device$note"
+  exit "$rc"
+}
+
+train() {
+  local events=$WORK/data/ml1m.h5 seqrec=$WORK/build/cli/seqrec rc=0 t0
+  ml1m_events
   cd "$WORK/src"
   local common=(-c configs/ml1m.yaml --set "data.events=$events" --set train.patience=0)
   # the config echo (lines "  key value") is in the checkpoint; keep the log to the figures
@@ -174,7 +210,7 @@ topk() {
 # the rest of ctest: not the GPU tests (run above), not the two that need Slurm or gnuplot
 rest_tests() {
   cd "$WORK/build"
-  ctest -E '^(test_kernels|test_grad_reduce|test_topk_cuda|test_model|slurm_jobs|sweep_local)' -j "$JOBS" \
+  ctest -E '^(test_kernels|test_grad_reduce|test_topk_cuda|score_cuda|test_model|slurm_jobs|sweep_local)' -j "$JOBS" \
     --output-on-failure --timeout 120
 }
 
@@ -216,6 +252,7 @@ session() {
   step configure 120 configure
   step build 300 build
   step gpu-tests 150 gpu_tests
+  step bench 120 train_bench
   step train 200 train
   step topk 90 topk
   step ctest 240 rest_tests
