@@ -664,6 +664,7 @@ int main(int argc, char **argv) {
    * collective, so every rank goes on to it or none does. */
   st = sr_device_choose(cfg.runtime.device, comm.local_rank, &gpu);
   if (st == SR_OK) st = kernels_init(&k, gpu, cfg.runtime.threads);
+  if (st == SR_OK) st = kernels_set_bf16(&k, cfg.train.precision == SR_PRECISION_BF16);
   TRY_GOTO(sr_comm_agree(&comm, st));
   if (a.train) TRY_GOTO(sr_grad_reduce_init(&reduce, &comm, gpu));
   bench_header(full_argc, full_argv, &k, gpu, &comm);

@@ -91,7 +91,7 @@ static const config_key schema[] = {
          "learning rate after warm-up"),
     FLOAT("train.grad_clip", train.grad_clip, "1.0", 0.0, 1.0e6, "global-norm clip; 0 = off"),
     U64("train.seed", train.seed, "42", "seed of every random stream"),
-    ENUM("train.precision", train.precision, "fp32", precision_names, "GPU compute precision"),
+    ENUM("train.precision", train.precision, "fp32", precision_names, "bf16: the ops round activations and read bf16 weights; fp32 master weights"),
     INT("train.eval_every", train.eval_every, "5", 1, INT_MAX, "epochs between validations"),
     INT("train.patience", train.patience, "5", 0, INT_MAX,
         "validations without improvement before stopping; 0 = off"),

@@ -331,6 +331,8 @@ sr_status kernel_attention_forward_cpu(const sr_kernels *k, float *out, float *a
       attention_forward_gemm(&a, o, C, scale, drop);
   }
   (void)threads;
+  kernel_bf16_round(k, out, (int64_t)B * T * C);
+  kernel_bf16_round(k, att, BH * T * (int64_t)T);
   return SR_OK;
 }
 
@@ -384,5 +386,8 @@ sr_status kernel_attention_backward_cpu(const sr_kernels *k, float *dquery, floa
     }
   }
   (void)threads;
+  kernel_bf16_round_rows(k, dquery, (int64_t)B * T, C, ld);
+  kernel_bf16_round_rows(k, dkey, (int64_t)B * T, C, ld);
+  kernel_bf16_round_rows(k, dvalue, (int64_t)B * T, C, ld);
   return SR_OK;
 }

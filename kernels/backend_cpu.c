@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/log.h"
 #include "kernels/cpu.h"
 
 #ifdef _OPENMP
@@ -87,7 +88,19 @@ sr_status kernels_cpu_init(sr_kernels *k, int threads) {
       .loss_bce = kernel_loss_bce_cpu,
       .global_norm = kernel_global_norm_cpu,
       .adamw_update = kernel_adamw_update_cpu,
+      .round_bf16 = kernel_round_bf16_cpu,
   };
+  return SR_OK;
+}
+
+sr_status kernels_set_bf16(sr_kernels *k, int bf16) {
+  if (bf16 && !k->round_bf16)
+    return sr_error(SR_ENOTBUILT, "train.precision: bf16 on the %s backend is not built yet "
+                    "(use fp32)", k->name);
+  if (bf16 && !k->on_device)
+    sr_info("train.precision bf16 on the CPU: emulated (fp32 arithmetic rounded to bf16), "
+            "slower than fp32");
+  k->bf16 = bf16 != 0;
   return SR_OK;
 }
 

@@ -28,6 +28,7 @@ sr_loss_sampled_ce_fn kernel_loss_sampled_ce_cpu;
 sr_loss_bce_fn kernel_loss_bce_cpu;
 sr_global_norm_fn kernel_global_norm_cpu;
 sr_adamw_update_fn kernel_adamw_update_cpu;
+sr_round_bf16_fn kernel_round_bf16_cpu;
 
 /* Scratch each op needs on the CPU (bytes); backend_cpu.c reports the largest. */
 size_t kernel_attention_scratch_bytes_cpu(int B, int T, int H);
@@ -65,6 +66,16 @@ static inline int kernel_part(int M, int p, int n) { return (int)((int64_t)M * p
 #else
 #define SR_VECTOR_CLONES
 #endif
+
+/* bf16 precision (precision.c): out[i] = x[i] rounded to bf16 (nearest, ties to even) on the
+ * calling thread; and, only when k->bf16, the same in place over a rows x cols block of row
+ * stride ld on the backend's threads: what each op applies to the tensors it writes. */
+void kernel_bf16_round_span(float *out, const float *x, int64_t n);
+void kernel_bf16_round_rows(const sr_kernels *k, float *x, int64_t rows, int64_t cols,
+                            int64_t ld);
+static inline void kernel_bf16_round(const sr_kernels *k, float *x, int64_t n) {
+  kernel_bf16_round_rows(k, x, 1, n, n);
+}
 
 /* Scratch regions start on 64-byte boundaries (vector loads). */
 #define SR_SCRATCH_ALIGN ((size_t)64)

@@ -106,9 +106,10 @@ sr_status kernel_dropout_forward_cpu(const sr_kernels *k, float *out, const floa
       SR_OMP_FOR
       for (int64_t i = 0; i < n; i++) out[i] = x[i];
     }
-    return SR_OK;
+  } else {
+    dropout_apply(out, NULL, x, n, drop);
   }
-  dropout_apply(out, NULL, x, n, drop);
+  kernel_bf16_round(k, out, n);
   return SR_OK;
 }
 
@@ -118,9 +119,10 @@ sr_status kernel_dropout_backward_cpu(const sr_kernels *k, float *dx, const floa
   if (!kernel_dropout_active(drop)) {
     SR_OMP_FOR
     for (int64_t i = 0; i < n; i++) dx[i] += dout[i];
-    return SR_OK;
+  } else {
+    dropout_apply(dx, dx, dout, n, drop);
   }
-  dropout_apply(dx, dx, dout, n, drop);
+  kernel_bf16_round(k, dx, n);
   return SR_OK;
 }
 
@@ -130,9 +132,10 @@ sr_status kernel_residual_forward_cpu(const sr_kernels *k, float *out, const flo
   if (!kernel_dropout_active(drop)) {
     SR_OMP_FOR
     for (int64_t i = 0; i < n; i++) out[i] = x[i] + y[i];
-    return SR_OK;
+  } else {
+    dropout_apply(out, x, y, n, drop);
   }
-  dropout_apply(out, x, y, n, drop);
+  kernel_bf16_round(k, out, n);
   return SR_OK;
 }
 
@@ -143,6 +146,7 @@ sr_status kernel_residual_backward_cpu(const sr_kernels *k, float *dx, float *dy
     SR_OMP_FOR
     for (int64_t i = 0; i < n; i++) dx[i] += dout[i];
   }
-  if (dy) TRY(kernel_dropout_backward_cpu(k, dy, dout, n, drop));
+  kernel_bf16_round(k, dx, n);
+  if (dy) TRY(kernel_dropout_backward_cpu(k, dy, dout, n, drop)); /* rounds dy */
   return SR_OK;
 }

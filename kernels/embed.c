@@ -32,6 +32,7 @@ sr_status kernel_embed_forward_cpu(const sr_kernels *k, float *out, const int32_
     const float *p = wpe + (int64_t)(P - T + i % T) * C;
     for (int c = 0; c < C; c++) o[c] = scale * e[c] + p[c];
   }
+  kernel_bf16_round(k, out, (int64_t)B * T * C);
   return SR_OK;
 }
 

@@ -33,6 +33,7 @@ sr_status kernel_gelu_forward_cpu(const sr_kernels *k, float *out, const float *
     const int64_t lo = c * GELU_CHUNK, m = n - lo < GELU_CHUNK ? n - lo : GELU_CHUNK;
     gelu_forward_run(out + lo, x + lo, m);
   }
+  kernel_bf16_round(k, out, n);
   return SR_OK;
 }
 
@@ -45,5 +46,6 @@ sr_status kernel_gelu_backward_cpu(const sr_kernels *k, float *dx, const float *
     const int64_t lo = c * GELU_CHUNK, m = n - lo < GELU_CHUNK ? n - lo : GELU_CHUNK;
     gelu_backward_run(dx + lo, x + lo, dout + lo, m);
   }
+  kernel_bf16_round(k, dx, n);
   return SR_OK;
 }

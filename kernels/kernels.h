@@ -234,11 +234,23 @@ typedef sr_status sr_global_norm_fn(const sr_kernels *k, double *norm /* host, 1
 typedef sr_status sr_adamw_update_fn(const sr_kernels *k, float *param, float *m, float *v,
                                      const float *grad, int64_t n, const sr_adamw *opt);
 
+/* ---- precision ------------------------------------------------------------------------------
+ * out[i] = x[i] rounded to bf16 (to nearest, ties to even; NaN stays NaN), stored as float; out
+ * may be x. What the model uses for its bf16 copy of the weights (model/sasrec.h). */
+typedef sr_status sr_round_bf16_fn(const sr_kernels *k, float *out /* [n] */,
+                                   const float *x /* [n] */, int64_t n);
+
 /* ---- the table ------------------------------------------------------------------------------ */
 struct sr_kernels {
   const char *name; /* "cpu", "cuda" */
   int on_device;    /* 1: tensor pointers are device memory */
   void *ctx;        /* the backend's own state (BLAS handle, stream); NULL on CPU */
+  /* Precision (runtime.precision), set by the caller after init. 0: fp32. 1: bf16: every
+   * tensor an op writes is rounded to bf16 after the op's fp32 arithmetic, except parameter
+   * gradients, layer-norm statistics and host scalars; the ce loss also rounds its logit
+   * gradients before the two products that use them. With bf16 weights (the model's copy),
+   * every matrix product then has bf16 operands and fp32 accumulation (kernels/README.md). */
+  int bf16;
 
   /* Memory that the ops can use, and moves between it and the host. */
   sr_status (*alloc)(const sr_kernels *k, void *out, size_t bytes, const char *what);
@@ -272,6 +284,7 @@ struct sr_kernels {
   sr_loss_bce_fn *loss_bce;
   sr_global_norm_fn *global_norm;
   sr_adamw_update_fn *adamw_update;
+  sr_round_bf16_fn *round_bf16;
 };
 
 /* The CPU backend, always available. threads > 0 sets the OpenMP thread count (0 keeps
@@ -282,6 +295,10 @@ sr_status kernels_cpu_init(sr_kernels *k, int threads);
 sr_status kernels_cuda_init(sr_kernels *k, int device);
 /* The CUDA backend on `gpu` when gpu >= 0, else the CPU backend with `threads`. */
 sr_status kernels_init(sr_kernels *k, int gpu, int threads);
+/* train.precision: sets k->bf16 (before the model is created: it keeps a bf16 copy of its
+ * weights). SR_ENOTBUILT where the backend has no bf16 yet. On the CPU bf16 is an emulation
+ * (fp32 arithmetic rounded as above), slower than fp32: the reference for a GPU's numbers. */
+sr_status kernels_set_bf16(sr_kernels *k, int bf16);
 /* Releases what init took; safe on a zeroed or already closed table. */
 void kernels_close(sr_kernels *k);
 

@@ -36,6 +36,7 @@ sr_status kernel_layernorm_forward_cpu(const sr_kernels *k, float *out, float *m
     mean[i] = m;
     rstd[i] = s;
   }
+  kernel_bf16_round(k, out, (int64_t)N * C);
   return SR_OK;
 }
 
@@ -88,5 +89,6 @@ sr_status kernel_layernorm_backward_cpu(const sr_kernels *k, float *dx, float *d
       }
     }
   }
+  kernel_bf16_round(k, dx, (int64_t)N * C);
   return SR_OK;
 }

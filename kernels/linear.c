@@ -23,6 +23,7 @@ sr_status kernel_linear_forward_cpu(const sr_kernels *k, float *out, const float
     }
     kernel_sgemm_rows(0, 1, m0, m1, OC, IC, 1.0f, x, IC, w, IC, beta, out, OC);
   }
+  kernel_bf16_round(k, out, (int64_t)N * OC);
   return SR_OK;
 }
 
@@ -49,5 +50,6 @@ sr_status kernel_linear_backward_cpu(const sr_kernels *k, float *dx, float *dw, 
       for (int64_t i = 0; i < N; i++)
         for (int o = o0; o < o1; o++) db[o] += dout[i * OC + o];
   }
+  kernel_bf16_round(k, dx, (int64_t)N * IC);
   return SR_OK;
 }

@@ -57,5 +57,6 @@ sr_status kernel_loss_bce_cpu(const sr_kernels *k, double *loss, int64_t *n_targ
     }
   }
   *loss = total / norm;
+  kernel_bf16_round(k, dhidden, (int64_t)N * C);
   return SR_OK;
 }

@@ -93,6 +93,7 @@ typedef struct {
   float *dw;              /* [items, C] or NULL */
   int N, C, items, R;
   float g_scale;          /* 1/denominator; 0: forward only */
+  int bf16;               /* round d logits to bf16 before the products (kernels.h) */
   int32_t *rows;          /* [R] */
   double *row_loss;       /* [R] */
   float *h, *logits, *dh; /* [R, C], [R, items], [R, C] */
@@ -106,6 +107,7 @@ static void ce_chunk(const ce_args *a, const int32_t *rows, const float *h, floa
   kernel_sgemm_rows(0, 1, 0, nc, items, C, 1.0f, h, C, a->w, C, 0.0f, z, items);
   for (int i = 0; i < nc; i++)
     row_loss[i] = ce_row(z + (size_t)i * items, items, a->targets[rows[i]] - 1, a->g_scale);
+  if (a->bf16 && a->g_scale > 0.0f) kernel_bf16_round_span(z, z, (int64_t)nc * items);
   if (!a->dhidden) return;
   kernel_sgemm_rows(0, 0, 0, nc, C, items, 1.0f, z, items, a->w, C, 0.0f, dh, C);
   for (int i = 0; i < nc; i++) {
@@ -218,7 +220,7 @@ sr_status kernel_loss_ce_cpu(const sr_kernels *k, double *loss, int64_t *n_targe
    * row 0 of dwte is never written. */
   ce_args a = {.hidden = hidden, .targets = targets, .w = wte + C, .dhidden = dhidden,
                .dw = dwte ? dwte + C : NULL, .N = N, .C = C, .items = V - 1, .R = block_rows,
-               .g_scale = dhidden || dwte ? (float)(1.0 / norm) : 0.0f};
+               .g_scale = dhidden || dwte ? (float)(1.0 / norm) : 0.0f, .bf16 = k->bf16};
   unsigned char *p = scratch;
   a.rows = (int32_t *)p;
   p += kernel_scratch_round(R * sizeof(int32_t));
@@ -256,5 +258,6 @@ sr_status kernel_loss_ce_cpu(const sr_kernels *k, double *loss, int64_t *n_targe
     }
   }
   *loss = total / norm;
+  kernel_bf16_round(k, dhidden, (int64_t)N * C);
   return SR_OK;
 }

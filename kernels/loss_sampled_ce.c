@@ -115,5 +115,6 @@ sr_status kernel_loss_sampled_ce_cpu(const sr_kernels *k, double *loss, int64_t 
     }
   }
   *loss = total / norm;
+  kernel_bf16_round(k, dhidden, (int64_t)N * C);
   return SR_OK;
 }

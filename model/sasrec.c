@@ -145,7 +145,8 @@ sr_status sr_model_create(sr_model *m, const sr_kernels *k, const sr_model_dims 
   if (dims->content_dim > 0)
     TRY_GOTO(alloc_floats(k, &m->content, ((int64_t)dims->n_items + 1) * dims->content_dim,
                           "item content"));
-  tensors_view(&m->layout, m->params, &m->p);
+  if (k->bf16) TRY_GOTO(alloc_floats(k, &m->params_bf16, m->n_params, "bf16 weights"));
+  tensors_view(&m->layout, k->bf16 ? m->params_bf16 : m->params, &m->p);
   tensors_view(&m->layout, m->grads, &m->g);
   TRY_GOTO(activations_create(m, k, batch_cap));
   return SR_OK;
@@ -156,8 +157,8 @@ cleanup:
 
 void sr_model_destroy(sr_model *m, const sr_kernels *k) {
   activations_destroy(&m->act, k);
-  float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->content};
-  for (int i = 0; i < 5; i++)
+  float *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->content, m->params_bf16};
+  for (int i = 0; i < 6; i++)
     if (bufs[i]) k->free(k, bufs[i]);
   sr_layout_free(&m->layout);
   memset(m, 0, sizeof *m);
@@ -182,11 +183,13 @@ float *sr_model_items_grad(sr_model *m) {
 }
 
 sr_status sr_model_items_refresh(sr_model *m, const sr_kernels *k) {
-  if (m->dims.content_dim <= 0) return SR_OK;
-  const int V = m->dims.n_items + 1, C = m->dims.d_model, D = m->dims.content_dim;
   sr_model_activations *a = &m->act;
-  TRY(k->linear_forward(k, a->items, m->content, m->p.content_w, NULL, V, D, C));
-  TRY(k->residual_forward(k, a->items, m->p.wte, a->items, (int64_t)V * C, NULL));
+  if (m->params_bf16) TRY(k->round_bf16(k, m->params_bf16, m->params, m->n_params));
+  if (m->dims.content_dim > 0) {
+    const int V = m->dims.n_items + 1, C = m->dims.d_model, D = m->dims.content_dim;
+    TRY(k->linear_forward(k, a->items, m->content, m->p.content_w, NULL, V, D, C));
+    TRY(k->residual_forward(k, a->items, m->p.wte, a->items, (int64_t)V * C, NULL));
+  }
   a->items_ready = 1;
   return SR_OK;
 }

@@ -94,7 +94,11 @@ typedef struct {
   float *adam_m;          /* [n_params] */
   float *adam_v;          /* [n_params] */
   float *content;         /* [V, D] backend copy of the items' content vectors (D > 0), row 0 zero */
-  sr_model_tensors p;     /* views of params */
+  /* [n_params] with bf16 kernels (k->bf16 at create): params rounded to bf16, the weights the
+   * ops read; params stay the fp32 master weights the optimizer and checkpoints see. NULL in
+   * fp32. Recomputed with the item table (sr_model_items_refresh). */
+  float *params_bf16;
+  sr_model_tensors p;     /* views of the weights the ops read: params_bf16, else params */
   sr_model_tensors g;     /* views of grads */
   sr_model_activations act;
   int loss_block_rows;    /* rows per block in the losses */
@@ -121,9 +125,10 @@ sr_status sr_model_set_content(sr_model *m, const sr_kernels *k, const float *co
  * Losses read sr_model_items and add their item gradient into sr_model_items_grad. */
 const float *sr_model_items(const sr_model *m);
 float *sr_model_items_grad(sr_model *m);
-/* Recomputes the item table from the weights (nothing to do without content). A training forward
- * does it every time; an evaluation forward only when the weights were loaded or set since:
- * call it after changing m->params by other means (an optimizer step, a checkpoint read). */
+/* Recomputes what is derived from the weights: their bf16 copy (params_bf16), then the item
+ * table (nothing to do in fp32 without content). A training forward does it every time; an
+ * evaluation forward only when the weights were loaded or set since: call it after changing
+ * m->params by other means (an optimizer step, a checkpoint read). */
 sr_status sr_model_items_refresh(sr_model *m, const sr_kernels *k);
 
 /* Random initial weights from (seed): normal(0, 0.02) matrices (residual projections scaled by

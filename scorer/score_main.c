@@ -86,13 +86,14 @@ static sr_status choose_backend(score_job *j) {
   j->gpu = -1;
   TRY(sr_device_choose(j->cfg.runtime.device, j->comm->local_rank, &j->gpu));
 #ifdef SEQREC_HAVE_CUDA_KERNELS
-  return kernels_init(&j->k, j->gpu, j->cfg.runtime.threads);
+  TRY(kernels_init(&j->k, j->gpu, j->cfg.runtime.threads));
 #else
   if (j->gpu >= 0)
     sr_info("score: user states on the CPU (this build's CUDA kernels are not validated yet), "
             "the top-k on the GPU");
-  return kernels_cpu_init(&j->k, j->cfg.runtime.threads);
+  TRY(kernels_cpu_init(&j->k, j->cfg.runtime.threads));
 #endif
+  return kernels_set_bf16(&j->k, j->cfg.train.precision == SR_PRECISION_BF16);
 }
 
 static sr_status gpu_topk_open(score_job *j) {

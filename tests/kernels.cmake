@@ -3,3 +3,4 @@
 sr_add_unit_test(test_kernels SOURCES test_kernels.c gradcheck.c LIBS sr_kernels)
 sr_add_unit_test(test_kernels_loss SOURCES test_kernels_loss.c gradcheck.c LIBS sr_kernels)
 sr_add_unit_test(test_kernels_optim SOURCES test_kernels_optim.c gradcheck.c LIBS sr_kernels)
+sr_add_unit_test(test_kernels_bf16 SOURCES test_kernels_bf16.c gradcheck.c LIBS sr_kernels)

@@ -389,13 +389,70 @@ static void test_forward_is_deterministic(void **state) {
   fixture_free(&fx);
 }
 
+/* train.precision bf16: the model reads the bf16 rounding of its fp32 weights (a copy, refreshed
+ * when they change), its states are bf16, and loss and gradients stay near fp32's (content
+ * model, dropout: every path). The gradients go to the fp32 buffer, unrounded. */
+static void test_bf16_weights_states_and_gradients(void **state) {
+  sr_kernels bf = *gc_backend(state);
+  assert_int_equal(kernels_set_bf16(&bf, 1), SR_OK);
+  fixture f32, f16;
+  fixture_new(&f32, gc_backend(state), LOSS_CE, 0.1f, 0, 41, 1);
+  fixture_new(&f16, &bf, LOSS_CE, 0.1f, 0, 41, 1);
+  f32.train = &f32.step, f16.train = &f16.step;
+  assert_non_null(f16.m.params_bf16);
+  assert_null(f32.m.params_bf16);
+  const double loss32 = run(&f32, 1), loss16 = run(&f16, 1);
+  assert_true(fabs(loss16 - loss32) <= 2e-2 * fabs(loss32));
+  const int64_t n = f16.m.n_params;
+  float *w = malloc((size_t)n * sizeof *w), *w16 = malloc((size_t)n * sizeof *w16);
+  assert_non_null(w), assert_non_null(w16);
+  assert_int_equal(bf.download(&bf, w, f16.m.params, (size_t)n * sizeof *w), SR_OK);
+  assert_int_equal(bf.download(&bf, w16, f16.m.params_bf16, (size_t)n * sizeof *w16), SR_OK);
+  int64_t master_exact = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &w16[i], sizeof u);
+    assert_true((u & 0xffffu) == 0);                                  /* a bf16 value */
+    assert_true(fabsf(w16[i] - w[i]) <= fabsf(w[i]) * 0x1p-8f);       /* the nearest one */
+    memcpy(&u, &w[i], sizeof u);
+    master_exact += (u & 0xffffu) == 0;
+  }
+  assert_true(master_exact < n / 2); /* the master weights themselves are not rounded */
+  const int64_t NC = (int64_t)B * f16.T * C;
+  float *h = malloc((size_t)NC * sizeof *h);
+  assert_non_null(h);
+  assert_int_equal(bf.download(&bf, h, f16.m.act.hidden, (size_t)NC * sizeof *h), SR_OK);
+  for (int64_t i = 0; i < NC; i++) {
+    uint32_t u;
+    memcpy(&u, &h[i], sizeof u);
+    assert_true((u & 0xffffu) == 0);
+  }
+  float *g32 = grads_get(&f32), *g16 = grads_get(&f16);
+  double diff = 0, norm = 0;
+  int64_t g_exact = 0;
+  for (int64_t i = 0; i < n; i++) {
+    diff += ((double)g16[i] - g32[i]) * ((double)g16[i] - g32[i]), norm += (double)g32[i] * g32[i];
+    uint32_t u;
+    memcpy(&u, &g16[i], sizeof u);
+    g_exact += (u & 0xffffu) == 0;
+  }
+  if (!(sqrt(diff) <= 5e-2 * sqrt(norm)))
+    print_error("bf16 gradients: |g16 - g32| = %g, |g32| = %g\n", sqrt(diff), sqrt(norm));
+  assert_true(sqrt(diff) <= 5e-2 * sqrt(norm));
+  assert_true(g_exact < n / 2); /* parameter gradients are fp32 */
+  free(w), free(w16), free(h), free(g32), free(g16);
+  fixture_free(&f32);
+  fixture_free(&f16);
+}
+
 int main(void) {
 #define MODEL_TESTS                                                                  \
   cmocka_unit_test(test_gradient_ce), cmocka_unit_test(test_gradient_sampled_ce),    \
       cmocka_unit_test(test_gradient_bce), cmocka_unit_test(test_gradient_ce_cut),   \
       cmocka_unit_test(test_gradient_ce_dropout), cmocka_unit_test(test_gradient_content), \
       cmocka_unit_test(test_padding_changes_nothing),                                \
-      cmocka_unit_test(test_forward_is_deterministic)
+      cmocka_unit_test(test_forward_is_deterministic),                               \
+      cmocka_unit_test(test_bf16_weights_states_and_gradients)
   const struct CMUnitTest tests[] = {MODEL_TESTS};
   int failed = cmocka_run_group_tests_name("model on cpu", tests, gc_setup_cpu, gc_teardown);
   failed += cmocka_run_group_tests_name("model on cuda", tests, gc_setup_cuda, gc_teardown);

@@ -34,7 +34,8 @@ typedef struct {
 static sr_status choose_backend(eval_job *e) {
   int gpu = -1;
   TRY(sr_device_choose(e->cfg.runtime.device, e->comm->local_rank, &gpu));
-  return kernels_init(&e->k, gpu, e->cfg.runtime.threads);
+  TRY(kernels_init(&e->k, gpu, e->cfg.runtime.threads));
+  return kernels_set_bf16(&e->k, e->cfg.train.precision == SR_PRECISION_BF16);
 }
 
 /* The rank's part: config, checkpoint header, its shard, the model with the checkpoint's

@@ -124,6 +124,7 @@ static sr_status choose_backend(trainer *t) {
   int gpu = -1;
   sr_status st = sr_device_choose(t->cfg.runtime.device, t->comm->local_rank, &gpu);
   if (st == SR_OK) st = kernels_init(&t->k, gpu, t->cfg.runtime.threads);
+  if (st == SR_OK) st = kernels_set_bf16(&t->k, t->cfg.train.precision == SR_PRECISION_BF16);
   /* The reducer's set-up is collective: every rank goes on to it, or none does. */
   TRY(sr_comm_agree(t->comm, st));
   return sr_grad_reduce_init(&t->reduce, t->comm, gpu);
@@ -209,8 +210,6 @@ static sr_status trainer_setup(trainer *t, int argc, char **argv) {
   if (!cfg->train.checkpoint[0])
     return sr_error(SR_EINVAL, "%s: train.checkpoint is not set",
                     cfg->source[0] ? cfg->source : "configuration");
-  if (cfg->train.precision != SR_PRECISION_FP32)
-    return sr_error(SR_ENOTBUILT, "train.precision: bf16 is not built yet (use fp32)");
   TRY(sr_config_to_yaml(cfg, &t->config_yaml));
   sr_config_print(cfg);
   char dev[128];
