@@ -102,7 +102,8 @@ static sr_status nccl_open(sr_grad_reduce *r) {
 
 static sr_status reduce_open(sr_grad_reduce *r) {
   if (r->mode == SR_GRAD_REDUCE_NONE || r->mode == SR_GRAD_REDUCE_MPI) return SR_OK;
-  TRY(sr_grad_reduce_device_open(r->gpu, &r->dev));
+  /* agreed before NCCL's set-up, which would wait for a rank that failed here */
+  TRY(sr_comm_agree(r->comm, sr_grad_reduce_device_open(r->gpu, &r->dev)));
   return r->mode == SR_GRAD_REDUCE_NCCL ? nccl_open(r) : SR_OK;
 }
 

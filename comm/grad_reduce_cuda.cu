@@ -3,16 +3,21 @@
 #include <cuda_runtime.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifndef SEQREC_HAVE_NCCL
 #define SEQREC_HAVE_NCCL 0 // CMake defines it to 1 where it found nccl.h and libnccl
 #endif
 #if SEQREC_HAVE_NCCL
 #include <nccl.h>
+#if NCCL_VERSION_CODE < NCCL_VERSION(2, 14, 0)
+#error "seqrec needs NCCL 2.14 or later (non-blocking communicators)"
+#endif
 #endif
 
 extern "C" {
 #include "comm/grad_reduce_device.h"
 #include "core/log.h"
+#include "core/timer.h"
 }
 
 struct sr_grad_reduce_device {
@@ -43,6 +48,40 @@ static sr_status nccl_check(ncclResult_t rc, const char *expr, const char *file,
                   ncclGetLastError(NULL));
 }
 #define NCCL_CHECK(call) nccl_check((call), #call, __FILE__, __LINE__)
+
+/* The communicator is non-blocking: a rank whose peer failed or died before or inside a
+ * collective call (set-up included) gives up after this long instead of waiting for ever. */
+#define NCCL_TIMEOUT_DEFAULT_S 300.0
+
+static double nccl_timeout_s(void) {
+  const char *env = getenv("SEQREC_NCCL_TIMEOUT");
+  const double v = env ? atof(env) : 0.0;
+  return v > 0.0 ? v : NCCL_TIMEOUT_DEFAULT_S;
+}
+
+/* Waits while an operation on d->nccl is in progress (rc is what the call returned); on a
+ * timeout or an error the communicator is aborted (its peers then fail too, not hang). */
+static sr_status nccl_wait(sr_grad_reduce_device *d, ncclResult_t rc, const char *what) {
+  const double start = sr_time_now(), limit = nccl_timeout_s();
+  const struct timespec pause = {0, 200 * 1000}; /* 0.2 ms: a step's all-reduce is ~1 ms */
+  while (rc == ncclInProgress) {
+    if (sr_time_now() - start > limit) {
+      (void)ncclCommAbort(d->nccl);
+      d->nccl = NULL;
+      return sr_error(SR_EINTERNAL, "NCCL %s on rank %d did not finish within %.0f s (a peer "
+                      "failed or stopped?); SEQREC_NCCL_TIMEOUT sets the limit", what,
+                      sr_log_rank(), limit);
+    }
+    nanosleep(&pause, NULL);
+    if (ncclCommGetAsyncError(d->nccl, &rc) != ncclSuccess) break;
+  }
+  if (rc == ncclSuccess) return SR_OK;
+  const sr_status st = sr_error(SR_EINTERNAL, "NCCL %s failed on rank %d: %s (%s)", what,
+                                sr_log_rank(), ncclGetErrorString(rc), ncclGetLastError(NULL));
+  (void)ncclCommAbort(d->nccl);
+  d->nccl = NULL;
+  return st;
+}
 #else
 static sr_status no_nccl(void) {
   return sr_error(SR_ENOTBUILT, "the gradient all-reduce needs NCCL, but seqrec was built "
@@ -93,7 +132,16 @@ extern "C" sr_status sr_grad_reduce_nccl_open(sr_grad_reduce_device *d, const un
   ncclUniqueId uid;
   memcpy(&uid, id, sizeof uid);
   TRY(CUDA_CHECK(cudaSetDevice(d->gpu))); // NCCL binds the communicator to the current GPU
-  return NCCL_CHECK(ncclCommInitRank(&d->nccl, size, uid, rank));
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  const ncclResult_t rc = ncclCommInitRankConfig(&d->nccl, size, uid, rank, &config);
+  if (rc != ncclSuccess && rc != ncclInProgress) {
+    const sr_status st = NCCL_CHECK(rc);
+    if (d->nccl) (void)ncclCommAbort(d->nccl);
+    d->nccl = NULL;
+    return st;
+  }
+  return nccl_wait(d, rc, "set-up (ncclCommInitRankConfig)");
 #else
   (void)d, (void)id, (void)rank, (void)size;
   return no_nccl();
@@ -102,7 +150,9 @@ extern "C" sr_status sr_grad_reduce_nccl_open(sr_grad_reduce_device *d, const un
 
 extern "C" sr_status sr_grad_reduce_nccl_sum(sr_grad_reduce_device *d, float *buf, size_t n) {
 #if SEQREC_HAVE_NCCL
-  TRY(NCCL_CHECK(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, d->nccl, d->stream)));
+  if (!d->nccl) return sr_error(SR_EINTERNAL, "NCCL all-reduce after a failed one");
+  TRY(nccl_wait(d, ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, d->nccl, d->stream),
+                "all-reduce"));
   return CUDA_CHECK(cudaStreamSynchronize(d->stream));
 #else
   (void)d, (void)buf, (void)n;
@@ -135,6 +185,8 @@ extern "C" sr_status sr_grad_reduce_stage_up(sr_grad_reduce_device *d, float *bu
 extern "C" void sr_grad_reduce_device_close(sr_grad_reduce_device *d) {
   if (!d) return;
 #if SEQREC_HAVE_NCCL
+  /* finalize (collective, non-blocking here), then free; abort when a peer is gone */
+  if (d->nccl && nccl_wait(d, ncclCommFinalize(d->nccl), "finalize") != SR_OK) sr_error_clear();
   if (d->nccl) (void)ncclCommDestroy(d->nccl);
 #endif
   if (d->stream) (void)cudaStreamDestroy(d->stream);
