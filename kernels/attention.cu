@@ -345,7 +345,8 @@ sr_status kernel_attention_forward_cuda(const sr_kernels *k, float *out, float *
   attention_forward_kernel<<<(unsigned)BH, 32 * warps, smem, cuda_stream(k)>>>(
       out, att, query, key, value, ids, T, C, H, ld, scale, d, dropping, keep, staged);
   LAUNCH_TRY();
-  return SR_OK;
+  TRY(kernel_cuda_bf16_round(k, out, (int64_t)B * T * C));
+  return kernel_cuda_bf16_round(k, att, BH * T * (int64_t)T);
 }
 
 sr_status kernel_attention_backward_cuda(const sr_kernels *k, float *dquery, float *dkey,
@@ -380,5 +381,7 @@ sr_status kernel_attention_backward_cuda(const sr_kernels *k, float *dquery, flo
       dquery, dkey, dvalue, dout, query, key, value, att, ids, T, C, H, ld, scale, d, dropping,
       keep, staged);
   LAUNCH_TRY();
-  return SR_OK;
+  TRY(kernel_cuda_bf16_round_rows(k, dquery, (int64_t)B * T, C, ld));
+  TRY(kernel_cuda_bf16_round_rows(k, dkey, (int64_t)B * T, C, ld));
+  return kernel_cuda_bf16_round_rows(k, dvalue, (int64_t)B * T, C, ld);
 }

@@ -110,7 +110,22 @@ sr_loss_sampled_ce_fn kernel_loss_sampled_ce_cuda;
 sr_loss_bce_fn kernel_loss_bce_cuda;
 sr_global_norm_fn kernel_global_norm_cuda;
 sr_adamw_update_fn kernel_adamw_update_cuda;
+sr_round_bf16_fn kernel_round_bf16_cuda;
 }
+
+/* bf16 precision (precision.cu, the twin of cpu.h's kernel_bf16_round_rows): only when
+ * k->bf16, x rounded to bf16 in place over a rows x cols block of row stride ld. */
+sr_status kernel_cuda_bf16_round_rows(const sr_kernels *k, float *x, int64_t rows, int64_t cols,
+                                      int64_t ld);
+static inline sr_status kernel_cuda_bf16_round(const sr_kernels *k, float *x, int64_t n) {
+  return kernel_cuda_bf16_round_rows(k, x, 1, n, n);
+}
+/* C = op(A) op(B) + beta C in cuBLAS's column-major terms (alpha 1) on the backend's handle:
+ * cublasSgemm in fp32; with k->bf16 the same product on tensor cores (bf16 operands, fp32
+ * accumulation: CUBLAS_COMPUTE_32F_FAST_16BF). */
+sr_status kernel_cuda_gemm(const sr_kernels *k, cublasOperation_t ta, cublasOperation_t tb, int m,
+                           int n, int kk, const float *A, int lda, const float *B, int ldb,
+                           float beta, float *C, int ldc);
 
 
 /* One warp (the losses' row finder): rows[0..nb) = the next nb rows with a target from *next on

@@ -30,26 +30,29 @@ static sr_status dropout_apply(const sr_kernels *k, float *out, const float *a, 
 sr_status kernel_dropout_forward_cuda(const sr_kernels *k, float *out, const float *x, int64_t n,
                                       const sr_dropout *drop) {
   TRY(kernel_dropout_check("dropout_forward", drop, n));
-  if (!kernel_dropout_active(drop) && out == x) return SR_OK;
-  return dropout_apply(k, out, NULL, x, n, drop);
+  if (kernel_dropout_active(drop) || out != x) TRY(dropout_apply(k, out, NULL, x, n, drop));
+  return kernel_cuda_bf16_round(k, out, n);
 }
 
 sr_status kernel_dropout_backward_cuda(const sr_kernels *k, float *dx, const float *dout,
                                        int64_t n, const sr_dropout *drop) {
   TRY(kernel_dropout_check("dropout_backward", drop, n));
-  return dropout_apply(k, dx, dx, dout, n, drop);
+  TRY(dropout_apply(k, dx, dx, dout, n, drop));
+  return kernel_cuda_bf16_round(k, dx, n);
 }
 
 sr_status kernel_residual_forward_cuda(const sr_kernels *k, float *out, const float *x,
                                        const float *y, int64_t n, const sr_dropout *drop) {
   TRY(kernel_dropout_check("residual_forward", drop, n));
-  return dropout_apply(k, out, x, y, n, drop);
+  TRY(dropout_apply(k, out, x, y, n, drop));
+  return kernel_cuda_bf16_round(k, out, n);
 }
 
 sr_status kernel_residual_backward_cuda(const sr_kernels *k, float *dx, float *dy,
                                         const float *dout, int64_t n, const sr_dropout *drop) {
   TRY(kernel_dropout_check("residual_backward", drop, n));
   if (dx) TRY(dropout_apply(k, dx, dx, dout, n, NULL));
-  if (dy) TRY(kernel_dropout_backward_cuda(k, dy, dout, n, drop));
+  TRY(kernel_cuda_bf16_round(k, dx, n));
+  if (dy) TRY(kernel_dropout_backward_cuda(k, dy, dout, n, drop)); /* rounds dy */
   return SR_OK;
 }

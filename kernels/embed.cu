@@ -59,7 +59,7 @@ sr_status kernel_embed_forward_cuda(const sr_kernels *k, float *out, const int32
   embed_forward_kernel<<<cuda_blocks(N * C, 256), 256, 0, cuda_stream(k)>>>(out, ids, wte, wpe,
                                                                             N, T, C, P, scale);
   LAUNCH_TRY();
-  return SR_OK;
+  return kernel_cuda_bf16_round(k, out, N * C);
 }
 
 sr_status kernel_embed_backward_cuda(const sr_kernels *k, float *dwte, float *dwpe,

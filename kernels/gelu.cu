@@ -28,7 +28,7 @@ sr_status kernel_gelu_forward_cuda(const sr_kernels *k, float *out, const float 
   if (n == 0) return SR_OK;
   gelu_forward_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream(k)>>>(out, x, n);
   LAUNCH_TRY();
-  return SR_OK;
+  return kernel_cuda_bf16_round(k, out, n);
 }
 
 sr_status kernel_gelu_backward_cuda(const sr_kernels *k, float *dx, const float *x,
@@ -37,5 +37,5 @@ sr_status kernel_gelu_backward_cuda(const sr_kernels *k, float *dx, const float 
   if (n == 0) return SR_OK;
   gelu_backward_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream(k)>>>(dx, x, dout, n);
   LAUNCH_TRY();
-  return SR_OK;
+  return kernel_cuda_bf16_round(k, dx, n);
 }

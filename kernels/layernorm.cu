@@ -81,7 +81,7 @@ sr_status kernel_layernorm_forward_cuda(const sr_kernels *k, float *out, float *
   layernorm_forward_kernel<<<(N + 7) / 8, 256, 0, cuda_stream(k)>>>(out, mean, rstd, x, w, b, N,
                                                                     C, eps);
   LAUNCH_TRY();
-  return SR_OK;
+  return kernel_cuda_bf16_round(k, out, (int64_t)N * C);
 }
 
 sr_status kernel_layernorm_backward_cuda(const sr_kernels *k, float *dx, float *dw, float *db,
@@ -94,6 +94,7 @@ sr_status kernel_layernorm_backward_cuda(const sr_kernels *k, float *dx, float *
     layernorm_dx_kernel<<<(N + 7) / 8, 256, 0, cuda_stream(k)>>>(dx, dout, x, w, mean, rstd, N,
                                                                  C);
     LAUNCH_TRY();
+    TRY(kernel_cuda_bf16_round(k, dx, (int64_t)N * C));
   }
   if (dw || db) {
     layernorm_dwdb_kernel<<<(C + 63) / 64, 64, 0, cuda_stream(k)>>>(dw, db, dout, x, mean, rstd,

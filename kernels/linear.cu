@@ -31,10 +31,8 @@ sr_status kernel_linear_forward_cuda(const sr_kernels *k, float *out, const floa
     LAUNCH_TRY();
     beta = 1.0f;
   }
-  const float one = 1.0f;
-  CUBLAS_TRY(cublasSgemm(cuda_ctx(k)->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, &one, w, IC, x,
-                         IC, &beta, out, OC));
-  return SR_OK;
+  TRY(kernel_cuda_gemm(k, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, w, IC, x, IC, beta, out, OC));
+  return kernel_cuda_bf16_round(k, out, (int64_t)N * OC);
 }
 
 sr_status kernel_linear_backward_cuda(const sr_kernels *k, float *dx, float *dw, float *db,
@@ -43,14 +41,14 @@ sr_status kernel_linear_backward_cuda(const sr_kernels *k, float *dx, float *dw,
   if (N < 0 || IC <= 0 || OC <= 0)
     return sr_error(SR_EINVAL, "linear_backward: bad shape N=%d IC=%d OC=%d", N, IC, OC);
   if (N == 0) return SR_OK;
-  const float one = 1.0f;
-  cublasHandle_t h = cuda_ctx(k)->blas;
   /* dx += dout . w: dx^T [IC, N] = w(col [IC, OC]) . dout^T(col [OC, N]). */
-  if (dx) CUBLAS_TRY(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, &one, w, IC, dout, OC,
-                                 &one, dx, IC));
+  if (dx) {
+    TRY(kernel_cuda_gemm(k, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 1.0f, dx, IC));
+    TRY(kernel_cuda_bf16_round(k, dx, (int64_t)N * IC));
+  }
   /* dw += dout^T . x: dw^T [IC, OC] = x^T(col [IC, N]) . dout(col^T [N, OC]). */
-  if (dw) CUBLAS_TRY(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, &one, x, IC, dout, OC,
-                                 &one, dw, IC));
+  if (dw)
+    TRY(kernel_cuda_gemm(k, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, OC, 1.0f, dw, IC));
   if (db) {
     linear_db_kernel<<<(OC + 127) / 128, 128, 0, cuda_stream(k)>>>(db, dout, N, OC);
     LAUNCH_TRY();

@@ -189,8 +189,6 @@ sr_status kernel_loss_ce_cuda(const sr_kernels *k, double *loss, int64_t *n_targ
   p += kernel_scratch_round(R * (size_t)items * sizeof(float));
   float *dh = (float *)p;
 
-  cublasHandle_t blas = ctx->blas;
-  const float one = 1.0f, zero = 0.0f;
   const float *w = wte + C; /* rows 1..V-1: item 0 is never a candidate */
   float *dw = dwte ? dwte + C : NULL;
   for (int64_t done = 0; done < count; done += block_rows) {
@@ -200,29 +198,29 @@ sr_status kernel_loss_ce_cuda(const sr_kernels *k, double *loss, int64_t *n_targ
     ce_gather_kernel<<<cuda_blocks((int64_t)nb * C, 256), 256, 0, s>>>(h, hidden, rows, nb, C);
     LAUNCH_TRY();
     /* z^T [items, nb] = w(col [C, items])^T . h^T(col [C, nb]). */
-    CUBLAS_TRY(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, items, nb, C, &one, w, C, h, C, &zero,
-                           z, items));
+    TRY(kernel_cuda_gemm(k, CUBLAS_OP_T, CUBLAS_OP_N, items, nb, C, w, C, h, C, 0.0f, z, items));
     ce_softmax_kernel<<<nb, CE_THREADS, 0, s>>>(z, row_loss, rows, targets, items, g_scale);
     LAUNCH_TRY();
     ce_sum_kernel<<<1, 1, 0, s>>>(st, row_loss, nb);
     LAUNCH_TRY();
+    if (g_scale > 0.0f) TRY(kernel_cuda_bf16_round(k, z, (int64_t)nb * items)); /* kernels.h */
     if (dhidden) {
       /* dh^T [C, nb] = w(col [C, items]) . z^T(col [items, nb]). */
-      CUBLAS_TRY(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, C, nb, items, &one, w, C, z, items,
-                             &zero, dh, C));
+      TRY(kernel_cuda_gemm(k, CUBLAS_OP_N, CUBLAS_OP_N, C, nb, items, w, C, z, items, 0.0f, dh,
+                           C));
       ce_scatter_kernel<<<cuda_blocks((int64_t)nb * C, 256), 256, 0, s>>>(dhidden, dh, rows, nb,
                                                                          C);
       LAUNCH_TRY();
     }
     if (dw) {
       /* dw^T [C, items] += h^T(col [C, nb]) . z(col^T [nb, items]). */
-      CUBLAS_TRY(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, C, items, nb, &one, h, C, z, items,
-                             &one, dw, C));
+      TRY(kernel_cuda_gemm(k, CUBLAS_OP_N, CUBLAS_OP_T, C, items, nb, h, C, z, items, 1.0f, dw,
+                           C));
     }
   }
   double total = 0.0;
   CUDA_TRY(cudaMemcpyAsync(&total, &st->total, sizeof total, cudaMemcpyDeviceToHost, s));
   CUDA_TRY(cudaStreamSynchronize(s));
   *loss = total / norm;
-  return SR_OK;
+  return kernel_cuda_bf16_round(k, dhidden, (int64_t)N * C);
 }

@@ -236,5 +236,5 @@ sr_status kernel_loss_sampled_ce_cuda(const sr_kernels *k, double *loss, int64_t
   CUDA_TRY(cudaMemcpyAsync(&total, &st->total, sizeof total, cudaMemcpyDeviceToHost, s));
   CUDA_TRY(cudaStreamSynchronize(s));
   *loss = total / norm;
-  return SR_OK;
+  return kernel_cuda_bf16_round(k, dhidden, (int64_t)N * C);
 }
