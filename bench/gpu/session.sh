@@ -183,6 +183,13 @@ train() {
       --set "train.epochs=$EPOCHS" --set train.eval_every=1 \
       --set "train.checkpoint=$WORK/train-cuda/ckpt.h5" 2>&1 | "${quiet[@]}" || rc=$?
     echo "--- cuda training: exit $rc after $((SECONDS - t0))s"
+    # the same in bf16 (issue 4: within 0.01 NDCG@10 of fp32); the loss curves side by side
+    echo "=== the same in bf16 (train.precision)"
+    t0=$SECONDS
+    timeout -k 5 "${GPU_BF16_LIMIT:-60}" "$seqrec" train "${common[@]}" --set runtime.device=cuda \
+      --set "train.epochs=$EPOCHS" --set train.eval_every=1 --set train.precision=bf16 \
+      --set "train.checkpoint=$WORK/train-cuda-bf16/ckpt.h5" 2>&1 | "${quiet[@]}" || true
+    echo "--- cuda bf16 training: $((SECONDS - t0))s"
     # a slow or broken GPU run must not cost the baseline
     echo "=== the same on the CPU, $JOBS threads, one epoch (the GPU run's baseline)"
     t0=$SECONDS
