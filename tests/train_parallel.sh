@@ -5,14 +5,16 @@
 # 50 losses agree to 1e-4 relative (measured ~1e-8; a lost rank's gradient or a per-rank
 # normalisation is off by percents within a few steps). Dropout 0: masks depend on the rank.
 # The same for bce, whose negatives are drawn per (step, global window), not per rank, and for
-# three ranks.
+# three ranks. TRAIN_DEVICE=cuda runs it on the GPU (bench/gpu/session.sh: ranks sharing one GPU
+# sum through host memory; issue 4's "-np 2 on one GPU follows -np 1 with doubled batch").
 source "$(dirname "$0")/train_lib.sh"
 have_mpi || { echo "no mpirun: skipped"; exit 77; }
 
 "$SEQREC" gen --users 300 --items 150 --events 6000 --seed 3 -o events.h5 >/dev/null
 STEPS=50
 common=("${TINY[@]}" --set data.events=events.h5 --set model.dropout=0 --set train.epochs=100
-        --set train.max_steps=$STEPS --set train.eval_every=1000)
+        --set train.max_steps=$STEPS --set train.eval_every=1000
+        --set runtime.device="${TRAIN_DEVICE:-cpu}")
 
 # compare A B WHAT: per-step targets equal, losses within 1e-4 relative, STEPS of them.
 compare() {

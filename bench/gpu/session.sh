@@ -130,6 +130,8 @@ build() {
 gpu_tests() {
   cd "$WORK/build"
   ctest -R '^(test_kernels|test_grad_reduce|test_topk_cuda|score_cuda|test_model)' -j 4 --output-on-failure --timeout 150
+  # data parallel on the one GPU: 2 and 3 ranks follow 1 rank with the whole batch
+  TRAIN_DEVICE=cuda ctest -R '^train_parallel$' --output-on-failure --timeout 120
 }
 
 # ML-1M's events.h5 at WORK/data/ml1m.h5, imported once for the steps that train on it
