@@ -81,8 +81,23 @@ float scorer_topk_margin(const float *user, int64_t d, double item_norm_max) {
                  (double)d * 0x1p-120);
 }
 
+sr_status scorer_topk_check_items(const float *items, int64_t n_items, int64_t d) {
+  const int64_t row = topk_first_bad_row(items, n_items + 1, d);
+  if (row >= 0)
+    return sr_error(SR_EINVAL, "top-k: item %lld's embedding has a NaN, an infinity or a value "
+                    "beyond 1e15; the checkpoint is broken", (long long)row);
+  return SR_OK;
+}
+
 sr_status scorer_topk_check(const scorer_topk_input *in, int k, const scorer_topk_opts *o,
                             const int32_t *out_item, const float *out_score) {
+  TRY(scorer_topk_check_users(in, k, o, out_item, out_score));
+  if (in->n_users == 0) return SR_OK;
+  return scorer_topk_check_items(in->items, in->n_items, in->d);
+}
+
+sr_status scorer_topk_check_users(const scorer_topk_input *in, int k, const scorer_topk_opts *o,
+                                  const int32_t *out_item, const float *out_score) {
   if (!in) return sr_error(SR_EINVAL, "top-k: no input given");
   if (k < 1) return sr_error(SR_EINVAL, "top-k: k = %d; k must be at least 1 (score.k)", k);
   if (in->d < 1 || in->d > INT_MAX)
@@ -101,15 +116,11 @@ sr_status scorer_topk_check(const scorer_topk_input *in, int k, const scorer_top
   if (in->seen_offset && !in->seen_item && in->seen_offset[in->n_users] > in->seen_offset[0])
     return sr_error(SR_EINVAL, "top-k: seen offsets given but the seen item array is NULL");
 
-  int64_t row = topk_first_bad_row(in->users, in->n_users, in->d);
+  const int64_t row = topk_first_bad_row(in->users, in->n_users, in->d);
   if (row >= 0)
     return sr_error(SR_EINVAL, "top-k: user %lld's vector has a NaN, an infinity or a value "
                     "beyond 1e15; the model or checkpoint that produced it is broken",
                     (long long)row);
-  row = topk_first_bad_row(in->items, in->n_items + 1, in->d);
-  if (row >= 0)
-    return sr_error(SR_EINVAL, "top-k: item %lld's embedding has a NaN, an infinity or a value "
-                    "beyond 1e15; the checkpoint is broken", (long long)row);
 
   if (in->seen_offset) {
     for (int64_t u = 0; u < in->n_users; u++) {

@@ -48,9 +48,14 @@ typedef struct {
 float scorer_topk_score(const float *user, const float *item, int64_t d);
 
 /* The checks scorer_topk_run makes before it writes anything (listed below it), for any other
- * scorer of the same contract (e.g. the GPU one). */
+ * scorer of the same contract (e.g. the GPU one): scorer_topk_check_users (everything but the
+ * item table's values) and then, when there are users, scorer_topk_check_items. A scorer that
+ * keeps one item table across calls checks the table once and each call's users. */
 sr_status scorer_topk_check(const scorer_topk_input *in, int k, const scorer_topk_opts *opts,
                             const int32_t *out_item, const float *out_score);
+sr_status scorer_topk_check_users(const scorer_topk_input *in, int k, const scorer_topk_opts *opts,
+                                  const int32_t *out_item, const float *out_score);
+sr_status scorer_topk_check_items(const float *items, int64_t n_items, int64_t d);
 /* How far an fp32 sgemm score of `user` may be from scorer_topk_score, for items whose norms
  * are at most item_norm_max: 2 (d+2) 2^-24 ||user|| item_norm_max, plus a term for underflow. */
 float scorer_topk_margin(const float *user, int64_t d, double item_norm_max);

@@ -480,6 +480,7 @@ static sr_status topkc_open(scorer_topk_cuda *t, int gpu, const float *items, in
   }
   if (gpu < 0 || gpu >= gpus)
     return sr_error(SR_EINVAL, "top-k (CUDA): GPU %d does not exist (%d visible)", gpu, gpus);
+  if (items) TRY(scorer_topk_check_items(items, n_items, d)); /* once here, not every run */
   t->gpu = gpu;
   t->items_host = items, t->banned_host = banned, t->n_items = n_items, t->d = d;
   TOPKC_CUDA(cudaSetDevice(gpu));
@@ -527,7 +528,7 @@ extern "C" sr_status scorer_topk_cuda_run(scorer_topk_cuda *t, const scorer_topk
   scorer_topk_opts o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;
-  TRY(scorer_topk_check(in, k, &o, out_item, out_score));
+  TRY(scorer_topk_check_users(in, k, &o, out_item, out_score)); /* items: checked at open */
   if (in->items != t->items_host || in->n_items != t->n_items || in->d != t->d ||
       in->banned != t->banned_host)
     return sr_error(SR_EINVAL, "top-k (CUDA): the input's item table (%lld items x d %lld) is "

@@ -13,17 +13,19 @@ typedef struct scorer_topk_cuda scorer_topk_cuda;
 
 /* Uploads items [n_items + 1, d] and banned [n_items + 1] (or NULL) to CUDA device `gpu`.
  * The caller keeps both host arrays, unchanged, until close: runs are checked against them.
- * SR_EINVAL when no GPU is visible or `gpu` is not one, SR_ENOMEM when device memory runs out,
+ * The table's values are checked here, once (scorer_topk_check_items), not on every run.
+ * SR_EINVAL when no GPU is visible or `gpu` is not one or the table has a NaN, an infinity or a
+ * value beyond 2^50, SR_ENOMEM when device memory runs out,
  * SR_EINTERNAL for a CUDA / cuBLAS failure, SR_ENOTBUILT in a build without CUDA. */
 sr_status scorer_topk_cuda_open(scorer_topk_cuda **out, int gpu, const float *items,
                                 int64_t n_items, int64_t d, const uint8_t *banned);
 
 /* scorer_topk_run on the context's GPU: the same inputs (host arrays; in->items, n_items, d
- * and banned must be the ones opened, else SR_EINVAL), the same checks and status codes, and
- * out_item / out_score equal to scorer_topk_run's bit for bit (the result is defined by
- * scorer_topk_score, not by the sgemm). opts->user_block / item_block set the GPU's blocks (0:
- * its own defaults, much larger than the CPU's); opts->threads is ignored; opts->gemm_only
- * runs only the sgemms. Blocks the calling thread until done. */
+ * and banned must be the ones opened, else SR_EINVAL), the same checks (the item table's at
+ * open) and status codes, and out_item / out_score equal to scorer_topk_run's bit for bit
+ * (the result is defined by scorer_topk_score, not by the sgemm). opts->user_block /
+ * item_block set the GPU's blocks (0: its own defaults, much larger than the CPU's);
+ * opts->threads is ignored; opts->gemm_only runs only the sgemms. Blocks the calling thread until done. */
 sr_status scorer_topk_cuda_run(scorer_topk_cuda *t, const scorer_topk_input *in, int k,
                                const scorer_topk_opts *opts,
                                int32_t *out_item,  /* [n_users, k] */

@@ -233,6 +233,12 @@ static void test_context_across_rounds(void **state) {
   assert_int_equal(scorer_topk_cuda_run(t, &other, 10, NULL, item, score), SR_EINVAL);
   sr_error_clear();
   scorer_topk_cuda_close(t);
+  c.items[5 * c.in.d + 1] = NAN; /* the table is checked once, at open */
+  t = NULL;
+  assert_int_equal(scorer_topk_cuda_open(&t, 0, c.items, c.in.n_items, c.in.d, c.in.banned),
+                   SR_EINVAL);
+  assert_null(t);
+  sr_error_clear();
   case_free(&c);
 }
 
