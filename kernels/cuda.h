@@ -16,9 +16,11 @@ typedef struct {
   cudaStream_t stream;
   cublasHandle_t blas; /* bound to stream, CUBLAS_DEFAULT_MATH (no TF32) */
   double *partials;    /* [SR_CUDA_NORM_BLOCKS] partial sums of global_norm */
+  float *colsum;       /* [SR_CUDA_COLSUM_FLOATS] per-chunk column sums (colsum.cu) */
 } sr_cuda_ctx;
 
 #define SR_CUDA_NORM_BLOCKS 256
+#define SR_CUDA_COLSUM_FLOATS (1 << 20)
 
 /* Every CUDA and cuBLAS call goes through these: the message names the expression, file, line. */
 #define CUDA_TRY(expr)                                                                       \
@@ -127,6 +129,56 @@ sr_status kernel_cuda_gemm(const sr_kernels *k, cublasOperation_t ta, cublasOper
                            int n, int kk, const float *A, int lda, const float *B, int ldb,
                            float beta, float *C, int ldc);
 
+
+/* Column sums over rows (linear's db, layer norm's dw and db), deterministic without atomics
+ * and parallel over rows: the rows are cut into fixed chunks; CUDA block (x, g) sums 32
+ * columns of chunk g, 8 row lanes each adding every 8th row in order, then the lanes in order,
+ * into ctx->colsum; a second kernel adds the chunks' sums in chunk order onto the outputs. The
+ * order depends on N and C only, so every run gives the same bits (not the CPU's, which adds
+ * the rows in order: the two differ by fp32 rounding). colsum.cu. */
+#define SR_CUDA_COLSUM_THREADS 256 /* 32 columns x 8 row lanes */
+typedef struct {
+  float *sums;        /* [chunks, terms, C] in ctx->colsum */
+  int64_t chunk_rows; /* rows per chunk (the last may be shorter) */
+  int chunks, terms, C;
+} sr_cuda_colsum;
+
+/* The chunking of N rows x C columns for `terms` sums (1 or 2): SR_EINVAL when C is too wide. */
+sr_status kernel_cuda_colsum_plan(const sr_kernels *k, sr_cuda_colsum *plan, int64_t N, int C,
+                                  int terms);
+/* The grid of the chunk kernel. */
+static inline dim3 kernel_cuda_colsum_grid(const sr_cuda_colsum *p) {
+  return dim3((unsigned)((p->C + 31) / 32), (unsigned)p->chunks);
+}
+/* out_t[c] += the chunks' sums of term t, in chunk order (a NULL out_t is skipped). */
+sr_status kernel_cuda_colsum_finish(const sr_kernels *k, const sr_cuda_colsum *plan,
+                                    float *out0, float *out1);
+
+/* The chunk kernel's body: term(i, c, t) writes the TERMS values that row i adds to column c. */
+template <int TERMS, class Term>
+__device__ __forceinline__ void cuda_colsum_chunk(const sr_cuda_colsum p, int64_t N,
+                                                  const Term &term) {
+  __shared__ float lanes[TERMS][8][32];
+  const int col = threadIdx.x % 32, lane = threadIdx.x / 32;
+  const int c = (int)blockIdx.x * 32 + col;
+  const int64_t r0 = (int64_t)blockIdx.y * p.chunk_rows;
+  const int64_t r1 = r0 + p.chunk_rows < N ? r0 + p.chunk_rows : N;
+  float acc[TERMS], t[TERMS];
+  for (int j = 0; j < TERMS; j++) acc[j] = 0.0f;
+  if (c < p.C)
+    for (int64_t i = r0 + lane; i < r1; i += 8) {
+      term(i, c, t);
+      for (int j = 0; j < TERMS; j++) acc[j] += t[j];
+    }
+  for (int j = 0; j < TERMS; j++) lanes[j][lane][col] = acc[j];
+  __syncthreads();
+  if (lane == 0 && c < p.C)
+    for (int j = 0; j < TERMS; j++) {
+      float s = lanes[j][0][col];
+      for (int l = 1; l < 8; l++) s += lanes[j][l][col];
+      p.sums[((int64_t)blockIdx.y * TERMS + j) * p.C + c] = s;
+    }
+}
 
 /* One warp (the losses' row finder): rows[0..nb) = the next nb rows with a target from *next on
  * (the host counted at least nb), then *next = one past the last. */

@@ -1,6 +1,6 @@
 /* Layer norm over the last axis, the CUDA twin of layernorm.c: one warp per row (two passes:
- * mean, then the centred variance, as the CPU), and dw/db one thread per column summing the
- * rows in order, so they are deterministic without atomics. */
+ * mean, then the centred variance, as the CPU), and dw/db through cuda.h's column sums
+ * (deterministic without atomics, parallel over rows). */
 #include "kernels/cuda.h"
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -57,18 +57,19 @@ __global__ void layernorm_dx_kernel(float *dx, const float *dout, const float *x
   }
 }
 
-__global__ void layernorm_dwdb_kernel(float *dw, float *db, const float *dout, const float *x,
-                                      const float *mean, const float *rstd, int N, int C) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
-  float aw = dw ? dw[c] : 0.0f, ab = db ? db[c] : 0.0f;
-  for (int64_t i = 0; i < N; i++) {
+/* dw's and db's column sums, chunk by chunk (cuda.h's cuda_colsum_chunk): dout * xhat, dout. */
+struct layernorm_dwdb_term {
+  const float *dout, *x, *mean, *rstd;
+  int C;
+  __device__ void operator()(int64_t i, int c, float *t) const {
     const float d = dout[i * C + c];
-    aw += d * (x[i * C + c] - mean[i]) * rstd[i];
-    ab += d;
+    t[0] = d * (x[i * C + c] - mean[i]) * rstd[i];
+    t[1] = d;
   }
-  if (dw) dw[c] = aw;
-  if (db) db[c] = ab;
+};
+__global__ void layernorm_dwdb_kernel(const sr_cuda_colsum p, const float *dout, const float *x,
+                                      const float *mean, const float *rstd, int N, int C) {
+  cuda_colsum_chunk<2>(p, N, layernorm_dwdb_term{dout, x, mean, rstd, C});
 }
 
 sr_status kernel_layernorm_forward_cuda(const sr_kernels *k, float *out, float *mean,
@@ -97,9 +98,12 @@ sr_status kernel_layernorm_backward_cuda(const sr_kernels *k, float *dx, float *
     TRY(kernel_cuda_bf16_round(k, dx, (int64_t)N * C));
   }
   if (dw || db) {
-    layernorm_dwdb_kernel<<<(C + 63) / 64, 64, 0, cuda_stream(k)>>>(dw, db, dout, x, mean, rstd,
-                                                                    N, C);
+    sr_cuda_colsum p;
+    TRY(kernel_cuda_colsum_plan(k, &p, N, C, 2));
+    layernorm_dwdb_kernel<<<kernel_cuda_colsum_grid(&p), SR_CUDA_COLSUM_THREADS, 0,
+                            cuda_stream(k)>>>(p, dout, x, mean, rstd, N, C);
     LAUNCH_TRY();
+    TRY(kernel_cuda_colsum_finish(k, &p, dw, db));
   }
   return SR_OK;
 }

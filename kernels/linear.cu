@@ -1,4 +1,5 @@
-/* Linear layer out = x . w^T + b through cuBLAS, and its backward: the CUDA twin of linear.c.
+/* Linear layer out = x . w^T + b through cuBLAS, and its backward: the CUDA twin of linear.c
+ * (db through cuda.h's column sums).
  * cuBLAS is column-major: a row-major [R, S] matrix is its [S, R] transpose there, so
  * out^T = w^T(col) . x^T(col) reads as sgemm(T, N) below. */
 #include "kernels/cuda.h"
@@ -10,13 +11,14 @@ __global__ void linear_bias_fill_kernel(float *out, const float *b, int64_t N, i
     out[e] = b[e % OC];
 }
 
-/* db[o] += column o of dout, rows in order (the CPU's order). */
-__global__ void linear_db_kernel(float *db, const float *dout, int64_t N, int OC) {
-  const int o = blockIdx.x * blockDim.x + threadIdx.x;
-  if (o >= OC) return;
-  float acc = 0.0f;
-  for (int64_t i = 0; i < N; i++) acc += dout[i * OC + o];
-  db[o] += acc;
+/* db's column sums of dout, chunk by chunk (cuda.h's cuda_colsum_chunk). */
+struct linear_db_term {
+  const float *dout;
+  int OC;
+  __device__ void operator()(int64_t i, int o, float *t) const { t[0] = dout[i * OC + o]; }
+};
+__global__ void linear_db_kernel(const sr_cuda_colsum p, const float *dout, int64_t N, int OC) {
+  cuda_colsum_chunk<1>(p, N, linear_db_term{dout, OC});
 }
 
 sr_status kernel_linear_forward_cuda(const sr_kernels *k, float *out, const float *x,
@@ -50,8 +52,12 @@ sr_status kernel_linear_backward_cuda(const sr_kernels *k, float *dx, float *dw,
   if (dw)
     TRY(kernel_cuda_gemm(k, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, x, IC, dout, OC, 1.0f, dw, IC));
   if (db) {
-    linear_db_kernel<<<(OC + 127) / 128, 128, 0, cuda_stream(k)>>>(db, dout, N, OC);
+    sr_cuda_colsum p;
+    TRY(kernel_cuda_colsum_plan(k, &p, N, OC, 1));
+    linear_db_kernel<<<kernel_cuda_colsum_grid(&p), SR_CUDA_COLSUM_THREADS, 0, cuda_stream(k)>>>(
+        p, dout, N, OC);
     LAUNCH_TRY();
+    TRY(kernel_cuda_colsum_finish(k, &p, db, NULL));
   }
   return SR_OK;
 }

@@ -158,6 +158,13 @@ train_bench() {
   echo "=== bench_train on $device, 1 rank: $warmup warm-up + $steps timed steps of ML-1M"
   timeout -k 5 "${BENCH_LIMIT:-70}" "$bench" "${args[@]}" 2>&1 | tee "$WORK/logs/bench-np1.txt" \
     || rc=$?
+  # where a step's time goes, op by op (a synchronize around each, so a separate short run):
+  # the first place to look when the epoch is over its second
+  local psteps=3
+  [ "$GPU" = 1 ] || psteps=1
+  echo "=== per-op profile on $device, 1 rank: 1 warm-up + $psteps steps (bench_train --profile)"
+  timeout -k 5 "${BENCH_PROFILE_LIMIT:-30}" "$bench" "${args[@]}" --steps "$psteps" --warmup 1 \
+    --profile 2>&1 | tee "$WORK/logs/bench-profile.txt" || true
   echo "=== the same on 2 ranks sharing the $device (mpirun -np 2)"
   timeout -k 5 "${BENCH_NP2_LIMIT:-40}" mpirun --allow-run-as-root -np 2 "$bench" "${args[@]}" \
     2>&1 | tee "$WORK/logs/bench-np2.txt" || rc=$?
@@ -262,7 +269,7 @@ session() {
   step configure 120 configure
   step build 300 build
   step gpu-tests 150 gpu_tests
-  step bench 120 train_bench
+  step bench 150 train_bench
   step train 200 train
   step topk 90 topk
   step ctest 240 rest_tests
