@@ -494,8 +494,9 @@ static sr_status topkc_open(scorer_topk_cuda *t, int gpu, const float *items, in
   }
   const size_t table = (size_t)(n_items + 1) * (size_t)d;
   TRY(topkc_dev_alloc(&t->items, table));
-  TOPKC_CUDA(cudaMemcpyAsync(t->items, items, table * sizeof(float), cudaMemcpyHostToDevice,
-                             t->stream));
+  if (items) /* open allows no table for 0 items: nothing of it is ever read then */
+    TOPKC_CUDA(cudaMemcpyAsync(t->items, items, table * sizeof(float), cudaMemcpyHostToDevice,
+                               t->stream));
   if (banned) {
     TRY(topkc_dev_alloc(&t->banned, (size_t)n_items + 1));
     TOPKC_CUDA(cudaMemcpyAsync(t->banned, banned, (size_t)n_items + 1, cudaMemcpyHostToDevice,
