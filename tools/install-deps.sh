@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
+  python3-minimal                     # tools/cudaemu's launch rewriter (conv.py)
   openmpi-bin libopenmpi-dev          # MPI ranks
   libhdf5-openmpi-dev hdf5-tools      # parallel HDF5 (and h5dump)
   libyaml-dev                         # configuration files

@@ -1,0 +1,460 @@
+/* Host emulation of the CUDA runtime and cuBLAS subset seqrec uses (see README.md).
+ *
+ * A launch runs its blocks one after another on the calling thread; the threads of a block are
+ * coroutines. A thread runs until it waits at __syncthreads or a warp operation, or exits; then
+ * the scheduler resumes the next thread that can go on, in lane order (EMU_SCHED=fwd, default),
+ * reverse order (rev) or a random order each round (rand, seeded by EMU_SEED). So one thread's
+ * whole segment between two collectives runs before the next thread's: code that relies on
+ * lock-step execution without a barrier reads stale or foreign data here, and a barrier that
+ * not every thread reaches is reported as a hang instead of hanging. */
+#include "cuda_runtime.h"
+#include "cublas_v2.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <vector>
+#include <sys/mman.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define EMU_ASAN 1
+#else
+#define EMU_ASAN 0
+#endif
+
+uint3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+
+static const char *cur_kernel = "";
+
+[[noreturn]] static void emu_fail(const char *what, int line) {
+  fprintf(stderr, "EMU ERROR in kernel %s (line %d): %s\n", cur_kernel, line, what);
+  fflush(stderr);
+  abort();
+}
+
+/* ---- coroutines ----------------------------------------------------------------------------
+ * A minimal x86-64 context switch: callee-saved registers, MXCSR and the x87 control word.
+ * Not swapcontext: that costs a signal-mask syscall per switch, and ASan resets shadow on it. */
+extern "C" void emu_ctx_switch(void **save_sp, void *new_sp);
+asm(".text\n.globl emu_ctx_switch\n.type emu_ctx_switch,@function\nemu_ctx_switch:\n"
+    "pushq %rbp\npushq %rbx\npushq %r12\npushq %r13\npushq %r14\npushq %r15\n"
+    "subq $8, %rsp\nstmxcsr (%rsp)\nfnstcw 4(%rsp)\n"
+    "movq %rsp, (%rdi)\nmovq %rsi, %rsp\n"
+    "ldmxcsr (%rsp)\nfldcw 4(%rsp)\naddq $8, %rsp\n"
+    "popq %r15\npopq %r14\npopq %r13\npopq %r12\npopq %rbx\npopq %rbp\nret\n"
+    ".size emu_ctx_switch, .-emu_ctx_switch\n");
+
+struct fiber {
+  void *sp = nullptr, *stack = nullptr;
+  int done = 0;
+  unsigned long *wait_on = nullptr; /* runnable again once *wait_on != wait_gen */
+  unsigned long wait_gen = 0;
+  int wait_line = -1;
+};
+static const size_t FIBER_STACK = 1u << 20;
+/* Never destroyed: a test's atexit handlers may still run after static destructors. */
+static std::vector<fiber> &fibers = *new std::vector<fiber>;
+static void *sched_sp;
+static int cur_fiber = -1;
+static std::function<void(unsigned)> *fiber_fn;
+static const void *sched_stack_bottom;
+static size_t sched_stack_size;
+
+static void switch_to_sched(int dying) {
+  fiber &f = fibers[cur_fiber];
+#if EMU_ASAN
+  void *fake = nullptr;
+  __sanitizer_start_switch_fiber(dying ? nullptr : &fake, sched_stack_bottom, sched_stack_size);
+  emu_ctx_switch(&f.sp, sched_sp);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+  (void)dying;
+  emu_ctx_switch(&f.sp, sched_sp);
+#endif
+}
+
+/* The current thread sleeps until *gen moves on from g. */
+static void wait_gen(unsigned long *gen, unsigned long g, int line) {
+  fiber &f = fibers[cur_fiber];
+  f.wait_on = gen, f.wait_gen = g, f.wait_line = line;
+  while (*gen == g) switch_to_sched(0);
+  f.wait_on = nullptr;
+}
+
+static void fiber_entry(void) {
+#if EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &sched_stack_bottom, &sched_stack_size);
+#endif
+  (*fiber_fn)((unsigned)cur_fiber);
+  fibers[cur_fiber].done = 1;
+  switch_to_sched(1);
+  abort(); /* never resumed */
+}
+
+static int sched_order(void) {
+  static int s = [] {
+    const char *e = getenv("EMU_SCHED");
+    if (!e || !*e || !strcmp(e, "fwd")) return 0;
+    if (!strcmp(e, "rev")) return 1;
+    if (!strcmp(e, "rand")) return 2;
+    fprintf(stderr, "EMU: EMU_SCHED=%s: fwd, rev or rand\n", e);
+    abort();
+  }();
+  return s;
+}
+
+/* Runs fn(t) for t < n as coroutines until all have returned. */
+static void run_block(unsigned n, std::function<void(unsigned)> fn) {
+  static std::mt19937_64 rng(getenv("EMU_SEED") ? strtoull(getenv("EMU_SEED"), nullptr, 10) : 1);
+  if (fibers.size() < n) fibers.resize(n);
+  fiber_fn = &fn;
+  for (unsigned i = 0; i < n; i++) {
+    fiber &f = fibers[i];
+    if (!f.stack) {
+      f.stack = mmap(nullptr, FIBER_STACK, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (f.stack == MAP_FAILED) { perror("EMU: fiber stack"); abort(); }
+    }
+#if EMU_ASAN /* the frames a previous block's fiber left poisoned */
+    __asan_unpoison_memory_region((char *)f.stack + FIBER_STACK - 65536, 65536);
+#endif
+    /* The frame emu_ctx_switch pops: fp control words, r15..rbp, then a "return" into
+     * fiber_entry with rsp = 8 mod 16, as after a call. */
+    uint64_t *sp = (uint64_t *)((char *)f.stack + FIBER_STACK) - 11;
+    const uint32_t ctl[2] = {0x1f80u, 0x037fu}; /* MXCSR, x87 control: the defaults */
+    memcpy(&sp[0], ctl, 8);
+    for (int r = 1; r <= 6; r++) sp[r] = 0;
+    sp[7] = (uint64_t)(uintptr_t)&fiber_entry;
+    sp[8] = sp[9] = sp[10] = 0;
+    f.sp = sp, f.done = 0, f.wait_on = nullptr;
+  }
+  std::vector<unsigned> order(n);
+  for (unsigned i = 0; i < n; i++) order[i] = sched_order() == 1 ? n - 1 - i : i;
+  for (unsigned left = n; left;) {
+    if (sched_order() == 2) std::shuffle(order.begin(), order.end(), rng);
+    int progressed = 0;
+    for (unsigned i : order) {
+      fiber &f = fibers[i];
+      if (f.done || (f.wait_on && *f.wait_on == f.wait_gen)) continue;
+      cur_fiber = (int)i;
+      threadIdx = uint3{i % blockDim.x, (i / blockDim.x) % blockDim.y, i / (blockDim.x * blockDim.y)};
+#if EMU_ASAN
+      void *fake = nullptr;
+      __sanitizer_start_switch_fiber(&fake, f.stack, FIBER_STACK);
+      emu_ctx_switch(&sched_sp, f.sp);
+      __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+      emu_ctx_switch(&sched_sp, f.sp);
+#endif
+      progressed = 1;
+      if (f.done) left--;
+    }
+    if (!progressed)
+      for (unsigned i = 0; i < n; i++)
+        if (!fibers[i].done)
+          emu_fail("HANG: every live thread waits at a barrier or warp op that can never "
+                   "complete (divergent __syncthreads/__syncwarp?)", fibers[i].wait_line);
+  }
+  cur_fiber = -1;
+  fiber_fn = nullptr;
+}
+
+/* ---- barriers and warp operations ------------------------------------------------------- */
+struct warp_state {
+  int live = 0, size = 0, arrived = 0, site = -1, kind = -1;
+  unsigned long gen = 0;
+  unsigned exited_mask = 0;
+  uint64_t slots[32], snap[32]; /* the lanes' values; snap: as of the last completed op */
+};
+struct block_state {
+  int live = 0, arrived = 0, site = -1;
+  unsigned long gen = 0;
+  std::vector<warp_state> warps;
+  void *dyn = nullptr;
+};
+static block_state *blk;
+
+void *emu_dyn_smem(void) { return blk->dyn; }
+/* The static __shared__ variables (see cuda_runtime.h), placed by the linker; weak for a
+ * program without any. */
+extern "C" char __start_emu_smem[] __attribute__((weak)), __stop_emu_smem[] __attribute__((weak));
+static unsigned linear_tid(void) { return (unsigned)cur_fiber; }
+
+/* Threads that have exited do not count (as on sm_70 and later). */
+void emu_syncthreads(int line) {
+  block_state *b = blk;
+  if (b->arrived == 0) b->site = line;
+  else if (b->site != line) emu_fail("__syncthreads reached from different lines (divergent)", line);
+  const unsigned long g = b->gen;
+  if (++b->arrived == b->live) b->arrived = 0, b->gen++;
+  else wait_gen(&b->gen, g, line);
+}
+
+/* Every warp op is a full-warp rendezvous, hence also a memory barrier for the warp. */
+uint64_t emu_warp_op(int kind, unsigned mask, uint64_t v, int arg, int line) {
+  const unsigned lane = linear_tid() % 32;
+  warp_state &w = blk->warps[linear_tid() / 32];
+  if (mask != 0xffffffffu) emu_fail("warp op with a partial mask (not emulated)", line);
+  if (w.size != 32) emu_fail("full-mask warp op in a partial warp (lanes do not exist: UB)", line);
+  if (w.exited_mask) emu_fail("full-mask warp op after some lanes of the warp exited (UB)", line);
+  if (w.arrived == 0) w.site = line, w.kind = kind;
+  else if (w.site != line || w.kind != kind)
+    emu_fail("lanes of a warp at different warp ops (divergent)", line);
+  w.slots[lane] = v;
+  const unsigned long g = w.gen;
+  if (++w.arrived == w.live) {
+    memcpy(w.snap, w.slots, sizeof w.slots);
+    w.arrived = 0, w.gen++;
+  } else {
+    wait_gen(&w.gen, g, line);
+  }
+  switch (kind) {
+  case 1: {
+    unsigned m = 0;
+    for (int l = 0; l < 32; l++) m |= (w.snap[l] ? 1u : 0u) << l;
+    return m;
+  }
+  case 2: case 3: {
+    const int src = kind == 2 ? (int)lane ^ arg : arg;
+    if (src < 0 || src >= 32) emu_fail("shuffle source outside the warp", line);
+    return w.snap[src];
+  }
+  default: return 0;
+  }
+}
+
+static void thread_exit(void) {
+  block_state *b = blk;
+  warp_state &w = b->warps[linear_tid() / 32];
+  if (w.arrived > 0) emu_fail("a lane exited while others wait at a warp op (UB, deadlock)", w.site);
+  w.exited_mask |= 1u << (linear_tid() % 32);
+  w.live--;
+  if (--b->live > 0 && b->arrived > 0 && b->arrived == b->live) b->arrived = 0, b->gen++;
+}
+
+/* ---- launch ----------------------------------------------------------------------------- */
+static cudaError_t last_error = cudaSuccess;
+static int stream_tag, handle_tag;
+static cudaStream_t the_stream, handle_stream;
+static std::map<const void *, int> &fn_max_dyn = *new std::map<const void *, int>;
+
+static int optin_smem(void) { /* EMU_OPTIN: pretend a GPU with less shared memory per block */
+  const char *e = getenv("EMU_OPTIN");
+  return e && *e ? atoi(e) : 232448; /* H100/H200 */
+}
+
+static void check_stream(cudaStream_t s, const char *what) {
+  if (!the_stream || s != the_stream) {
+    fprintf(stderr, "EMU ERROR: %s on a stream that is not the one created\n", what);
+    abort();
+  }
+}
+
+void emu_launch(const void *fn, const char *name, const char *file, int line, dim3 grid,
+                dim3 block, size_t smem, cudaStream_t s, std::function<void()> body) {
+  static std::atomic<int> busy{0};
+  if (busy.exchange(1)) { fprintf(stderr, "EMU ERROR: launches from two host threads at once\n"); abort(); }
+  cur_kernel = name;
+  check_stream(s, name);
+  const unsigned long long nt = (unsigned long long)block.x * block.y * block.z;
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || nt == 0 || nt > 1024 || block.z > 64 ||
+      grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+    fprintf(stderr, "EMU: %s:%d launch of %s with grid (%u,%u,%u) block (%u,%u,%u): invalid configuration\n",
+            file, line, name, grid.x, grid.y, grid.z, block.x, block.y, block.z);
+    last_error = cudaErrorInvalidConfiguration;
+  } else if (smem > 48 * 1024 && (!fn_max_dyn.count(fn) || (size_t)fn_max_dyn[fn] < smem)) {
+    fprintf(stderr, "EMU: %s:%d launch of %s with %zu bytes of dynamic shared memory without "
+            "cudaFuncAttributeMaxDynamicSharedMemorySize\n", file, line, name, smem);
+    last_error = cudaErrorInvalidValue;
+  } else if (smem > (size_t)optin_smem() - 64) { /* less what static __shared__ might take */
+    fprintf(stderr, "EMU: %s:%d %s: %zu bytes of shared memory exceed the device's\n", file, line, name, smem);
+    last_error = cudaErrorInvalidValue;
+  } else {
+    blockDim = block, gridDim = grid;
+    for (unsigned bz = 0; bz < grid.z; bz++)
+      for (unsigned by = 0; by < grid.y; by++)
+        for (unsigned bx = 0; bx < grid.x; bx++) {
+          block_state b;
+          b.live = (int)nt;
+          b.warps.resize((nt + 31) / 32);
+          for (size_t w = 0; w < b.warps.size(); w++)
+            b.warps[w].live = b.warps[w].size = (int)std::min<unsigned long long>(32, nt - w * 32);
+          b.dyn = malloc(smem ? smem : 1);
+          memset(b.dyn, 0xff, smem ? smem : 1); /* uninitialised shared memory reads as NaN / -1 */
+          if (const size_t n = (size_t)(+__stop_emu_smem - +__start_emu_smem)) /* null when none */
+            memset(__start_emu_smem, 0xff, n);
+          blockIdx = uint3{bx, by, bz};
+          blk = &b;
+          run_block((unsigned)nt, [&](unsigned) { body(); thread_exit(); });
+          blk = nullptr;
+          free(b.dyn);
+        }
+  }
+  busy = 0;
+}
+
+cudaError_t emu_func_set_attribute(const void *f, int attr, int value) {
+  if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
+    if (value < 0 || value > optin_smem()) return last_error = cudaErrorInvalidValue;
+    fn_max_dyn[f] = value;
+  }
+  return cudaSuccess;
+}
+
+#define EMU_ATOMIC(name, T, expr) \
+  T name(T *p, T v) { T o = *p; *p = (expr); return o; }
+EMU_ATOMIC(atomicAdd, int, (int)((unsigned)o + (unsigned)v)) /* wraps, as on the device */
+EMU_ATOMIC(atomicAdd, unsigned, o + v)
+EMU_ATOMIC(atomicAdd, unsigned long long, o + v)
+EMU_ATOMIC(atomicAdd, float, o + v)
+EMU_ATOMIC(atomicAdd, double, o + v)
+EMU_ATOMIC(atomicMin, int, v < o ? v : o)
+EMU_ATOMIC(atomicMin, unsigned, v < o ? v : o)
+EMU_ATOMIC(atomicMin, unsigned long long, v < o ? v : o)
+EMU_ATOMIC(atomicMax, int, v > o ? v : o)
+EMU_ATOMIC(atomicMax, unsigned, v > o ? v : o)
+EMU_ATOMIC(atomicMax, unsigned long long, v > o ? v : o)
+EMU_ATOMIC(atomicExch, int, v)
+EMU_ATOMIC(atomicExch, unsigned, v)
+EMU_ATOMIC(atomicExch, float, v)
+#define EMU_CAS(T) \
+  T atomicCAS(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
+EMU_CAS(int)
+EMU_CAS(unsigned)
+EMU_CAS(unsigned long long)
+
+/* ---- runtime API: one device, one stream, device memory is host memory ------------------ */
+const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated error"; }
+cudaError_t cudaGetLastError(void) { cudaError_t e = last_error; last_error = cudaSuccess; return e; }
+cudaError_t cudaGetDeviceCount(int *n) { /* EMU_NO_GPU=1: the "no device" path */
+  const char *off = getenv("EMU_NO_GPU");
+  if (off && *off) { *n = 0; return last_error = cudaErrorNoDevice; }
+  *n = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : last_error = cudaErrorInvalidDevice; }
+cudaError_t cudaGetDevice(int *d) { *d = 0; return cudaSuccess; }
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev) {
+  if (dev != 0) return last_error = cudaErrorInvalidDevice;
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "emulated H200");
+  p->totalGlobalMem = (size_t)141 << 30, p->major = 9, p->minor = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
+  *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? optin_smem() : 0;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
+  if (the_stream) { fprintf(stderr, "EMU ERROR: a second stream (only one is emulated)\n"); abort(); }
+  *s = the_stream = &stream_tag;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamCreate(cudaStream_t *s) { return cudaStreamCreateWithFlags(s, 0); }
+cudaError_t cudaStreamDestroy(cudaStream_t s) { check_stream(s, "cudaStreamDestroy"); the_stream = nullptr; return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) { check_stream(s, "cudaStreamSynchronize"); return cudaSuccess; }
+/* Fresh memory is filled with 0xff bytes (NaN as float, -1 as int), so reads of what was never
+ * written show; ASan guards its bounds. */
+cudaError_t cudaMalloc(void **p, size_t n) {
+  if (!(*p = malloc(n ? n : 1))) return last_error = cudaErrorMemoryAllocation;
+  memset(*p, 0xff, n);
+  return cudaSuccess;
+}
+cudaError_t cudaFree(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaMallocHost(void **p, size_t n) { return cudaMalloc(p, n); }
+cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s) {
+  check_stream(s, "cudaMemsetAsync");
+  memset(p, v, n);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind, cudaStream_t st) {
+  check_stream(st, "cudaMemcpyAsync");
+  memcpy(d, s, n);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) { memcpy(d, s, n); return cudaSuccess; }
+
+/* ---- cuBLAS ----------------------------------------------------------------------------- */
+const char *cublasGetStatusString(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS ? "ok" : "emulated error"; }
+cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = &handle_tag; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t s) { handle_stream = s; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
+
+/* Clears the low `drop` bits of the significand, rounding to nearest even (NaN stays NaN):
+ * 16 gives bf16, 13 tf32. */
+static float round_to(float f, int drop) {
+  if (!drop) return f;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x00400000u;
+  else u += (1u << (drop - 1)) - 1u + ((u >> drop) & 1u);
+  u &= ~((1u << drop) - 1u);
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* Column-major C = alpha op(A) op(B) + beta C, in the plain order of a dot product. */
+static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                           int n, int k, const float *alpha, const float *A, int lda,
+                           const float *B, int ldb, const float *beta, float *C, int ldc, int drop) {
+  if (h != &handle_tag || !the_stream || handle_stream != the_stream) {
+    fprintf(stderr, "EMU ERROR: cuBLAS handle not bound to the stream\n");
+    abort();
+  }
+  const int arows = ta == CUBLAS_OP_N ? m : k, brows = tb == CUBLAS_OP_N ? k : n;
+  if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T) ||
+      m < 0 || n < 0 || k < 0 || lda < std::max(arows, 1) || ldb < std::max(brows, 1) ||
+      ldc < std::max(m, 1)) {
+    fprintf(stderr, "EMU: cuBLAS GEMM invalid m=%d n=%d k=%d lda=%d ldb=%d ldc=%d\n", m, n, k, lda, ldb, ldc);
+    return CUBLAS_STATUS_INVALID_VALUE;
+  }
+  for (int j = 0; j < n; j++)
+    for (int i = 0; i < m; i++) {
+      float acc = 0.0f;
+      for (int l = 0; l < k; l++) {
+        const float a = ta == CUBLAS_OP_N ? A[i + (int64_t)l * lda] : A[l + (int64_t)i * lda];
+        const float b = tb == CUBLAS_OP_N ? B[l + (int64_t)j * ldb] : B[j + (int64_t)l * ldb];
+        acc += round_to(a, drop) * round_to(b, drop);
+      }
+      float *c = C + i + (int64_t)j * ldc;
+      *c = *beta == 0.0f ? *alpha * acc : *alpha * acc + *beta * *c; /* beta 0: C is not read */
+    }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                           int n, int k, const float *alpha, const float *A, int lda,
+                           const float *B, int ldb, const float *beta, float *C, int ldc) {
+  return gemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, 0);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                            int n, int k, const void *alpha, const void *A, cudaDataType_t Atype,
+                            int lda, const void *B, cudaDataType_t Btype, int ldb,
+                            const void *beta, void *C, cudaDataType_t Ctype, int ldc,
+                            cublasComputeType_t ct, cublasGemmAlgo_t algo) {
+  if (Atype != CUDA_R_32F || Btype != CUDA_R_32F || Ctype != CUDA_R_32F ||
+      (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP)) {
+    fprintf(stderr, "EMU ERROR: cublasGemmEx types %d/%d/%d, algo %d: only fp32, default algo "
+            "emulated\n", Atype, Btype, Ctype, (int)algo);
+    abort();
+  }
+  const char *nr = getenv("EMU_GEMMEX_NO_ROUND");
+  const int round = !(nr && *nr);
+  int drop;
+  switch (ct) {
+  case CUBLAS_COMPUTE_32F: case CUBLAS_COMPUTE_32F_PEDANTIC: drop = 0; break;
+  case CUBLAS_COMPUTE_32F_FAST_16BF: drop = round ? 16 : 0; break;
+  case CUBLAS_COMPUTE_32F_FAST_TF32: drop = round ? 13 : 0; break;
+  default:
+    fprintf(stderr, "EMU: cublasGemmEx compute type %d not emulated for fp32 operands\n", (int)ct);
+    return CUBLAS_STATUS_INVALID_VALUE;
+  }
+  return gemm(h, ta, tb, m, n, k, (const float *)alpha, (const float *)A, lda, (const float *)B,
+              ldb, (const float *)beta, (float *)C, ldc, drop);
+}
