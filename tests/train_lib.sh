@@ -50,3 +50,17 @@ log_csv() {
         print "u" u ",i" (first + int(rand() * (last - first + 1))) "," t }
     } }'
 }
+
+# same_losses A B WHAT TOL: A/metrics.jsonl and B/metrics.jsonl hold STEPS train lines each, with
+# the same target count per step and losses within TOL relative (the worst step is printed).
+same_losses() {
+  local a=$1/metrics.jsonl b=$2/metrics.jsonl
+  [ "$(kind train <"$a" | wc -l)" -eq "$STEPS" ] || fail "$3: $a has $(kind train <"$a" | wc -l) steps"
+  [ "$(kind train <"$b" | wc -l)" -eq "$STEPS" ] || fail "$3: $b has $(kind train <"$b" | wc -l) steps"
+  cmp -s <(kind train <"$a" | field targets) <(kind train <"$b" | field targets) \
+    || fail "$3: the steps saw different numbers of targets"
+  paste <(kind train <"$a" | field loss) <(kind train <"$b" | field loss) | awk -v what="$3" -v tol="$4" '
+    { d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > worst) { worst = d; at = NR } }
+    END { printf "%s: worst relative loss difference %.3g (step %d)\n", what, worst, at;
+          exit !(worst <= tol) }' || fail "$3: losses differ by more than $4"
+}

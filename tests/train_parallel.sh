@@ -16,18 +16,7 @@ common=("${TINY[@]}" --set data.events=events.h5 --set model.dropout=0 --set tra
         --set train.max_steps=$STEPS --set train.eval_every=1000
         --set runtime.device="${TRAIN_DEVICE:-cpu}")
 
-# compare A B WHAT: per-step targets equal, losses within 1e-4 relative, STEPS of them.
-compare() {
-  local a=$1/metrics.jsonl b=$2/metrics.jsonl
-  [ "$(kind train <"$a" | wc -l)" -eq "$STEPS" ] || fail "$3: $a has $(kind train <"$a" | wc -l) steps"
-  [ "$(kind train <"$b" | wc -l)" -eq "$STEPS" ] || fail "$3: $b has $(kind train <"$b" | wc -l) steps"
-  cmp -s <(kind train <"$a" | field targets) <(kind train <"$b" | field targets) \
-    || fail "$3: the steps saw different numbers of targets"
-  paste <(kind train <"$a" | field loss) <(kind train <"$b" | field loss) | awk -v what="$3" '
-    { d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > worst) { worst = d; at = NR } }
-    END { printf "%s: worst relative loss difference %.3g (step %d)\n", what, worst, at;
-          exit !(worst <= 1e-4) }' || fail "$3: losses differ by more than 1e-4"
-}
+compare() { same_losses "$1" "$2" "$3" 1e-4; }
 
 for loss in ce bce; do
   train 2 np2-$loss.log "${common[@]}" --set train.loss=$loss --set train.batch_size=16 \

@@ -9,3 +9,5 @@ sr_add_script_test(train_errors SCRIPT train_errors.sh)
 # bench/bench_train still builds, runs and prints its figures, on 1 and 2 ranks (not a speed test).
 sr_add_script_test(bench_train_smoke SCRIPT bench_train_smoke.sh LABELS mpi)
 set_property(TEST bench_train_smoke APPEND PROPERTY ENVIRONMENT "BENCH_TRAIN=$<TARGET_FILE:bench_train>")
+# The same on a GPU against the CPU (fp32, bf16), two ranks sharing it, resume; skipped without one.
+sr_add_script_test(train_cuda SCRIPT train_cuda.sh LABELS mpi cuda)

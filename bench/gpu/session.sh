@@ -126,10 +126,11 @@ build() {
   ldd "$WORK/build/cli/seqrec" | grep -E 'hdf5|mpi|yaml|blas|cuda|cublas|nccl|not found' || true
 }
 
-# the tests that run on the GPU: every kernel's "on cuda" group, the NCCL reducer, the model
+# the tests that run on the GPU (ctest label cuda): every kernel's "on cuda" group, the reducer,
+# the model, the top-k, seqrec score and seqrec train against the CPU
 gpu_tests() {
   cd "$WORK/build"
-  ctest -R '^(test_kernels|test_grad_reduce|test_topk_cuda|score_cuda|test_model)' -j 4 --output-on-failure --timeout 150
+  ctest -L cuda -j 4 --output-on-failure --timeout 150
   # data parallel on the one GPU: 2 and 3 ranks follow 1 rank with the whole batch
   if [ "$GPU" = 1 ]; then TRAIN_DEVICE=cuda ctest -R '^train_parallel$' --output-on-failure --timeout 120; fi
 }
@@ -227,7 +228,7 @@ topk() {
 # the rest of ctest: not the GPU tests (run above), not the two that need Slurm or gnuplot
 rest_tests() {
   cd "$WORK/build"
-  ctest -E '^(test_kernels|test_grad_reduce|test_topk_cuda|score_cuda|test_model|slurm_jobs|sweep_local)' -j "$JOBS" \
+  ctest -LE cuda -E '^(slurm_jobs|sweep_local)$' -j "$JOBS" \
     --output-on-failure --timeout 120
 }
 

@@ -11,8 +11,10 @@
 #include "cublas_v2.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <atomic>
 #include <map>
+#include <set>
 #include <random>
 #include <vector>
 #include <sys/mman.h>
@@ -235,22 +237,86 @@ static void thread_exit(void) {
   if (--b->live > 0 && b->arrived > 0 && b->arrived == b->live) b->arrived = 0, b->gen++;
 }
 
-/* ---- launch ----------------------------------------------------------------------------- */
+/* ---- device memory and streams -----------------------------------------------------------
+ * Device memory is host memory from malloc (so ASan sees its bounds), filled with 0xff bytes when
+ * allocated. Under ASan it is also poisoned while host code runs, and open only inside kernels,
+ * copies, memsets and GEMMs: a host dereference of a device pointer, which works here but
+ * faults (or reads garbage) on a GPU, is reported as a use-after-poison. */
 static cudaError_t last_error = cudaSuccess;
-static int stream_tag, handle_tag;
-static cudaStream_t the_stream, handle_stream;
 static std::map<const void *, int> &fn_max_dyn = *new std::map<const void *, int>;
+static std::set<cudaStream_t> &streams = *new std::set<cudaStream_t>;
+static std::map<const char *, size_t> &device_allocs = *new std::map<const char *, size_t>;
+static std::set<void *> &pinned_allocs = *new std::set<void *>;
 
-static int optin_smem(void) { /* EMU_OPTIN: pretend a GPU with less shared memory per block */
-  const char *e = getenv("EMU_OPTIN");
-  return e && *e ? atoi(e) : 232448; /* H100/H200 */
+static bool no_gpu(void) { /* EMU_NO_GPU=1: the "no device" path */
+  const char *off = getenv("EMU_NO_GPU");
+  return off && *off;
+}
+
+static void device_poison(bool on) {
+#if EMU_ASAN
+  for (const auto &a : device_allocs)
+    if (on) __asan_poison_memory_region(a.first, a.second);
+    else __asan_unpoison_memory_region(a.first, a.second);
+#else
+  (void)on;
+#endif
+}
+/* Device memory is open for the lifetime of one of these. */
+struct device_access {
+  device_access() { device_poison(false); }
+  ~device_access() { device_poison(true); }
+};
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) static void emu_abort(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "EMU ERROR: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  fflush(stderr);
+  abort();
+}
+
+/* 1 when [p, p + n) lies inside one device allocation, 0 when it touches none; a range that
+ * straddles an allocation's end aborts. */
+static int device_range(const void *p, size_t n, const char *what) {
+  const char *c = (const char *)p;
+  auto it = device_allocs.upper_bound(c);
+  if (it != device_allocs.begin()) {
+    --it;
+    if (c < it->first + it->second) {
+      if (n > (size_t)(it->first + it->second - c))
+        emu_abort("%s: %p + %zu bytes runs past the end of its device allocation", what, p, n);
+      return 1;
+    }
+    ++it;
+  }
+  if (it != device_allocs.end() && n > 0 && c + n > it->first)
+    emu_abort("%s: host range %p + %zu bytes runs into a device allocation", what, p, n);
+  return 0;
+}
+
+/* The direction a copy claims against where its pointers are. */
+static void check_copy(void *d, const void *s, size_t n, cudaMemcpyKind k, const char *what) {
+  const int dd = device_range(d, n, what), sd = device_range(s, n, what);
+  const int want_d = k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice;
+  const int want_s = k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice;
+  if (k != cudaMemcpyDefault && (dd != want_d || sd != want_s))
+    emu_abort("%s of kind %d: destination %p (%s) and source %p (%s), %zu bytes: not where the "
+              "kind says", what, (int)k, d, dd ? "device" : "host", s, sd ? "device" : "host", n);
 }
 
 static void check_stream(cudaStream_t s, const char *what) {
-  if (!the_stream || s != the_stream) {
-    fprintf(stderr, "EMU ERROR: %s on a stream that is not the one created\n", what);
-    abort();
-  }
+  if (!streams.count(s))
+    emu_abort("%s on a stream that was never created or is destroyed (%p)", what, (void *)s);
+}
+
+/* ---- launch ----------------------------------------------------------------------------- */
+static int optin_smem(void) { /* EMU_OPTIN: pretend a GPU with less shared memory per block */
+  const char *e = getenv("EMU_OPTIN");
+  return e && *e ? atoi(e) : 232448; /* H100/H200 */
 }
 
 void emu_launch(const void *fn, const char *name, const char *file, int line, dim3 grid,
@@ -273,6 +339,7 @@ void emu_launch(const void *fn, const char *name, const char *file, int line, di
     fprintf(stderr, "EMU: %s:%d %s: %zu bytes of shared memory exceed the device's\n", file, line, name, smem);
     last_error = cudaErrorInvalidValue;
   } else {
+    device_access open;
     blockDim = block, gridDim = grid;
     for (unsigned bz = 0; bz < grid.z; bz++)
       for (unsigned by = 0; by < grid.y; by++)
@@ -326,63 +393,128 @@ EMU_CAS(int)
 EMU_CAS(unsigned)
 EMU_CAS(unsigned long long)
 
-/* ---- runtime API: one device, one stream, device memory is host memory ------------------ */
+/* ---- runtime API: one device, device memory is host memory, every call synchronous ------- */
 const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated error"; }
 cudaError_t cudaGetLastError(void) { cudaError_t e = last_error; last_error = cudaSuccess; return e; }
-cudaError_t cudaGetDeviceCount(int *n) { /* EMU_NO_GPU=1: the "no device" path */
-  const char *off = getenv("EMU_NO_GPU");
-  if (off && *off) { *n = 0; return last_error = cudaErrorNoDevice; }
-  *n = 1;
-  return cudaSuccess;
+static cudaError_t fail_with(cudaError_t e) { return last_error = e; }
+/* The error a call on device `d` returns, cudaSuccess when it may go on. */
+static cudaError_t device_error(int d) {
+  return no_gpu() ? cudaErrorNoDevice : d != 0 ? cudaErrorInvalidDevice : cudaSuccess;
 }
-cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : last_error = cudaErrorInvalidDevice; }
-cudaError_t cudaGetDevice(int *d) { *d = 0; return cudaSuccess; }
+cudaError_t cudaGetDeviceCount(int *n) {
+  *n = no_gpu() ? 0 : 1;
+  return *n ? cudaSuccess : fail_with(cudaErrorNoDevice);
+}
+cudaError_t cudaSetDevice(int d) { const cudaError_t e = device_error(d); return e ? fail_with(e) : e; }
+cudaError_t cudaGetDevice(int *d) { *d = 0; return no_gpu() ? fail_with(cudaErrorNoDevice) : cudaSuccess; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev) {
-  if (dev != 0) return last_error = cudaErrorInvalidDevice;
+  if (const cudaError_t e = device_error(dev)) return fail_with(e);
   memset(p, 0, sizeof *p);
   snprintf(p->name, sizeof p->name, "emulated H200");
   p->totalGlobalMem = (size_t)141 << 30, p->major = 9, p->minor = 0;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
-  *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? optin_smem() : 0;
+cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev) {
+  if (const cudaError_t e = device_error(dev)) return fail_with(e);
+  switch (a) {
+  case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = optin_smem(); break;
+  case cudaDevAttrPciBusId: *v = 0x3b; break; /* PCI 0000:3b:00 */
+  case cudaDevAttrPciDeviceId: case cudaDevAttrPciDomainId: *v = 0; break;
+  default: emu_abort("cudaDeviceGetAttribute(%d) not emulated", (int)a);
+  }
   return cudaSuccess;
 }
+/* Streams are only names: work runs when it is issued, so an operation on one stream is always
+ * complete before one on another starts (real overlap is not emulated). */
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
-  if (the_stream) { fprintf(stderr, "EMU ERROR: a second stream (only one is emulated)\n"); abort(); }
-  *s = the_stream = &stream_tag;
+  if (no_gpu()) return fail_with(cudaErrorNoDevice);
+  *s = (cudaStream_t)malloc(1);
+  streams.insert(*s);
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreate(cudaStream_t *s) { return cudaStreamCreateWithFlags(s, 0); }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { check_stream(s, "cudaStreamDestroy"); the_stream = nullptr; return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t s) { check_stream(s, "cudaStreamSynchronize"); return cudaSuccess; }
-/* Fresh memory is filled with 0xff bytes (NaN as float, -1 as int), so reads of what was never
- * written show; ASan guards its bounds. */
-cudaError_t cudaMalloc(void **p, size_t n) {
-  if (!(*p = malloc(n ? n : 1))) return last_error = cudaErrorMemoryAllocation;
-  memset(*p, 0xff, n);
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  check_stream(s, "cudaStreamDestroy");
+  streams.erase(s);
+  free(s);
   return cudaSuccess;
 }
-cudaError_t cudaFree(void *p) { free(p); return cudaSuccess; }
-cudaError_t cudaMallocHost(void **p, size_t n) { return cudaMalloc(p, n); }
-cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) { check_stream(s, "cudaStreamSynchronize"); return cudaSuccess; }
+cudaError_t cudaMalloc(void **p, size_t n) {
+  if (no_gpu()) return fail_with(cudaErrorNoDevice);
+  if (!(*p = malloc(n ? n : 1))) return fail_with(cudaErrorMemoryAllocation);
+  memset(*p, 0xff, n); /* what was never written reads as NaN (float) or -1 (int) */
+  device_allocs[(const char *)*p] = n ? n : 1;
+  device_poison(true);
+  return cudaSuccess;
+}
+cudaError_t cudaFree(void *p) {
+  if (!p) return cudaSuccess;
+  auto it = device_allocs.find((const char *)p);
+  if (it == device_allocs.end()) emu_abort("cudaFree(%p): not a device allocation (or freed twice)", p);
+#if EMU_ASAN
+  __asan_unpoison_memory_region(p, it->second);
+#endif
+  device_allocs.erase(it);
+  free(p);
+  return cudaSuccess;
+}
+/* Pinned memory is host memory (open to host code) that is filled like device memory. */
+cudaError_t cudaMallocHost(void **p, size_t n) {
+  if (no_gpu()) return fail_with(cudaErrorNoDevice);
+  if (!(*p = malloc(n ? n : 1))) return fail_with(cudaErrorMemoryAllocation);
+  memset(*p, 0xff, n);
+  pinned_allocs.insert(*p);
+  return cudaSuccess;
+}
+cudaError_t cudaFreeHost(void *p) {
+  if (!p) return cudaSuccess;
+  if (!pinned_allocs.erase(p)) emu_abort("cudaFreeHost(%p): not from cudaMallocHost (or freed twice)", p);
+  free(p);
+  return cudaSuccess;
+}
 cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s) {
   check_stream(s, "cudaMemsetAsync");
+  if (n && !device_range(p, n, "cudaMemsetAsync")) emu_abort("cudaMemsetAsync(%p, %zu bytes) on host memory", p, n);
+  device_access open;
   memset(p, v, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind, cudaStream_t st) {
+cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   check_stream(st, "cudaMemcpyAsync");
+  check_copy(d, s, n, k, "cudaMemcpyAsync");
+  device_access open;
   memcpy(d, s, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind) { memcpy(d, s, n); return cudaSuccess; }
+cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind k) {
+  check_copy(d, s, n, k, "cudaMemcpy");
+  device_access open;
+  memcpy(d, s, n);
+  return cudaSuccess;
+}
 
 /* ---- cuBLAS ----------------------------------------------------------------------------- */
 const char *cublasGetStatusString(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS ? "ok" : "emulated error"; }
-cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = &handle_tag; return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t s) { handle_stream = s; return CUBLAS_STATUS_SUCCESS; }
+/* A handle is the stream it was bound to (nullptr until cublasSetStream). */
+static std::map<cublasHandle_t, cudaStream_t> &handles = *new std::map<cublasHandle_t, cudaStream_t>;
+cublasStatus_t cublasCreate(cublasHandle_t *h) {
+  if (no_gpu()) return CUBLAS_STATUS_NOT_INITIALIZED;
+  *h = malloc(1);
+  handles[*h] = nullptr;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasDestroy(cublasHandle_t h) {
+  if (!handles.erase(h)) emu_abort("cublasDestroy(%p): not a live handle", h);
+  free(h);
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) {
+  if (!handles.count(h)) emu_abort("cublasSetStream(%p): not a live handle", h);
+  check_stream(s, "cublasSetStream");
+  handles[h] = s;
+  return CUBLAS_STATUS_SUCCESS;
+}
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 
 /* Clears the low `drop` bits of the significand, rounding to nearest even (NaN stays NaN):
@@ -402,10 +534,8 @@ static float round_to(float f, int drop) {
 static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const float *alpha, const float *A, int lda,
                            const float *B, int ldb, const float *beta, float *C, int ldc, int drop) {
-  if (h != &handle_tag || !the_stream || handle_stream != the_stream) {
-    fprintf(stderr, "EMU ERROR: cuBLAS handle not bound to the stream\n");
-    abort();
-  }
+  if (!handles.count(h)) emu_abort("cuBLAS GEMM on %p: not a live handle", h);
+  check_stream(handles[h], "cuBLAS GEMM (the handle's stream)");
   const int arows = ta == CUBLAS_OP_N ? m : k, brows = tb == CUBLAS_OP_N ? k : n;
   if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T) ||
       m < 0 || n < 0 || k < 0 || lda < std::max(arows, 1) || ldb < std::max(brows, 1) ||
@@ -413,6 +543,12 @@ static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
     fprintf(stderr, "EMU: cuBLAS GEMM invalid m=%d n=%d k=%d lda=%d ldb=%d ldc=%d\n", m, n, k, lda, ldb, ldc);
     return CUBLAS_STATUS_INVALID_VALUE;
   }
+  const int64_t acols = ta == CUBLAS_OP_N ? k : m, bcols = tb == CUBLAS_OP_N ? n : k;
+  if ((m && k && !device_range(A, ((acols - 1) * lda + arows) * sizeof *A, "cuBLAS GEMM A")) ||
+      (k && n && !device_range(B, ((bcols - 1) * ldb + brows) * sizeof *B, "cuBLAS GEMM B")) ||
+      (m && n && !device_range(C, ((int64_t)(n - 1) * ldc + m) * sizeof *C, "cuBLAS GEMM C")))
+    emu_abort("cuBLAS GEMM with a host matrix (m=%d n=%d k=%d)", m, n, k);
+  device_access open;
   for (int j = 0; j < n; j++)
     for (int i = 0; i < m; i++) {
       float acc = 0.0f;

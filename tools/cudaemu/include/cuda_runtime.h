@@ -9,6 +9,8 @@
 #include <cmath>
 #include <functional>
 
+#include "cuda_runtime_api.h"
+
 #define __global__
 #define __device__
 #define __host__
@@ -61,36 +63,6 @@ struct dim3 {
 extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 
-typedef enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
-               cudaErrorInvalidConfiguration = 9, cudaErrorNoDevice = 100,
-               cudaErrorInvalidDevice = 101, cudaErrorLaunchFailure = 719 } cudaError_t;
-typedef void *cudaStream_t;
-typedef enum { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
-               cudaMemcpyDeviceToDevice, cudaMemcpyDefault } cudaMemcpyKind;
-enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
-enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
-#define cudaStreamNonBlocking 1
-struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; int major, minor; };
-
-const char *cudaGetErrorString(cudaError_t e);
-cudaError_t cudaGetLastError(void);
-cudaError_t cudaGetDeviceCount(int *n);
-cudaError_t cudaSetDevice(int d);
-cudaError_t cudaGetDevice(int *d);
-cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
-cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev);
-cudaError_t cudaStreamCreate(cudaStream_t *s);
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
-cudaError_t cudaStreamDestroy(cudaStream_t s);
-cudaError_t cudaStreamSynchronize(cudaStream_t s);
-cudaError_t cudaMalloc(void **p, size_t n);
-cudaError_t cudaFree(void *p);
-cudaError_t cudaMallocHost(void **p, size_t n);
-cudaError_t cudaFreeHost(void *p);
-cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s);
-cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, cudaStream_t st);
-cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind k);
-cudaError_t emu_func_set_attribute(const void *f, int attr, int value);
 template <class F> cudaError_t cudaFuncSetAttribute(F *f, cudaFuncAttribute a, int v) {
   return emu_func_set_attribute((const void *)f, (int)a, v);
 }

@@ -1,0 +1,38 @@
+# -DSEQREC_CUDAEMU=ON (see README.md): the CUDA build, with every .cu rewritten by conv.py into
+# host C++ and compiled against the fake headers in include/, and CUDA::cudart and CUDA::cublas
+# standing for emu.cpp. The whole program then runs its GPU paths on an emulated GPU.
+if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64)$")
+  message(FATAL_ERROR "SEQREC_CUDAEMU: the emulator's context switch is x86-64 only")
+endif()
+enable_language(CXX)
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+set(SR_CUDAEMU_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+# No FMA contraction: the emulated kernels round where the source says, like the CPU kernels.
+add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off;-Wall;-Wno-sign-compare;-Wno-comment;-Wno-unknown-pragmas>")
+if(SEQREC_SANITIZE)
+  add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=undefined>")
+endif()
+
+add_library(sr_cudaemu STATIC ${SR_CUDAEMU_DIR}/emu.cpp)
+target_include_directories(sr_cudaemu PUBLIC ${SR_CUDAEMU_DIR}/include)
+add_library(CUDA::cudart ALIAS sr_cudaemu)
+add_library(CUDA::cublas ALIAS sr_cudaemu)
+
+# sr_cuda_sources(TARGET a.cu ...): the converted sources join TARGET (the draft backend's
+# ".cu.draft" suffix is dropped).
+function(sr_cuda_sources target)
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/cudaemu)
+  foreach(cu ${ARGN})
+    get_filename_component(abs ${cu} ABSOLUTE)
+    get_filename_component(name ${abs} NAME)
+    string(REGEX REPLACE "\\.draft$" "" name ${name})
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/cudaemu/${name}.cpp)
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${Python3_EXECUTABLE} ${SR_CUDAEMU_DIR}/conv.py ${abs} ${out}
+      DEPENDS ${abs} ${SR_CUDAEMU_DIR}/conv.py VERBATIM)
+    target_sources(${target} PRIVATE ${out})
+  endforeach()
+endfunction()
