@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """conv.py IN.cu OUT.cpp: rewrites a .cu file into host C++ for the emulator (emu.cpp).
 
-kernel<<<grid, block[, smem[, stream]]>>>(args) becomes emu_launch(..., [=] { kernel(args); }),
+kernel<<<grid, block[, smem[, stream]]>>>(args) becomes emu_launch(..., emu_args(kernel, args)),
 and `extern __shared__ T name[];` a pointer to the block's dynamic shared memory. Everything
 else is left to the fake headers in include/."""
 import re
@@ -48,8 +48,12 @@ def convert(src, path):
             q += 1
         line = src[:j].count('\n') + 1
         out.append(src[i:k])
+        # The arguments are evaluated and copied now (emu_args), as a launch does; the kernel
+        # may run later, when its stream is waited for.
+        args = src[p + 1:q].strip()
         out.append('emu_launch((const void *)%s, "%s", "%s", %d, dim3(%s), dim3(%s), (size_t)(%s), %s, '
-                   '[=]() { %s(%s); })' % (name, name, path, line, *cfg[:4], name, src[p + 1:q]))
+                   'emu_args([](auto... a) { %s(a...); }%s))'
+                   % (name, name, path, line, *cfg[:4], name, ', ' + args if args else ''))
         i = q + 1
     out.append(src[i:])
     # #line keeps compiler, ASan and assert locations on the .cu file (the rewrite adds no lines).

@@ -36,3 +36,17 @@ function(sr_cuda_sources target)
     target_sources(${target} PRIVATE ${out})
   endforeach()
 endfunction()
+
+# The emulator's own checks (selftest.cu): ctest cudaemu_selftest, label cuda.
+if(SEQREC_TESTS)
+  add_executable(cudaemu_selftest)
+  sr_cuda_sources(cudaemu_selftest ${SR_CUDAEMU_DIR}/selftest.cu)
+  target_link_libraries(cudaemu_selftest PRIVATE sr_cudaemu)
+  if(SEQREC_SANITIZE) # the global link options come after this file
+    target_link_options(cudaemu_selftest PRIVATE -fsanitize=address,undefined)
+  endif()
+  enable_testing()
+  add_test(NAME cudaemu_selftest COMMAND cudaemu_selftest)
+  set_tests_properties(cudaemu_selftest PROPERTIES LABELS cuda
+    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+endif()

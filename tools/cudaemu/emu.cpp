@@ -1,12 +1,14 @@
 /* Host emulation of the CUDA runtime and cuBLAS subset seqrec uses (see README.md).
  *
- * A launch runs its blocks one after another on the calling thread; the threads of a block are
- * coroutines. A thread runs until it waits at __syncthreads or a warp operation, or exits; then
- * the scheduler resumes the next thread that can go on, in lane order (EMU_SCHED=fwd, default),
- * reverse order (rev) or a random order each round (rand, seeded by EMU_SEED). So one thread's
- * whole segment between two collectives runs before the next thread's: code that relies on
- * lock-step execution without a barrier reads stale or foreign data here, and a barrier that
- * not every thread reaches is reported as a hang instead of hanging. */
+ * Work issued on a stream (launches, async copies and memsets, GEMMs) is queued and runs when the
+ * host waits for it (see stream_wait). A launch runs its blocks one after another on the calling
+ * thread; the threads of a block are coroutines. A thread runs until it waits at __syncthreads
+ * or a warp operation, or exits; then the scheduler resumes the next thread that can go on, in
+ * lane order (EMU_SCHED=fwd, default), reverse order (rev) or a random order each round (rand,
+ * seeded by EMU_SEED). So one thread's whole segment between two collectives runs before the
+ * next thread's: code that relies on lock-step execution without a barrier reads stale or
+ * foreign data here, and a barrier that not every thread reaches is reported as a hang instead
+ * of hanging. */
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
 
@@ -17,6 +19,8 @@
 #include <set>
 #include <random>
 #include <vector>
+#include <memory>
+#include <malloc.h>
 #include <sys/mman.h>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -313,10 +317,65 @@ static void check_stream(cudaStream_t s, const char *what) {
     emu_abort("%s on a stream that was never created or is destroyed (%p)", what, (void *)s);
 }
 
+/* Work issued on a stream waits in its queue until the host waits for that stream
+ * (cudaStreamSynchronize, a copy to pageable host memory on it) or for the whole device
+ * (cudaFree, cudaFreeHost, cudaStreamDestroy), or, for streams made without
+ * cudaStreamNonBlocking, a blocking cudaMemcpy. So a result read before its stream was waited
+ * for is stale here, as it may be on a GPU. EMU_EAGER=1 runs each operation when issued
+ * (to tell a missing wait from other bugs). Streams never overlap: a queue runs as a whole. */
+struct emu_stream {
+  bool blocking; /* created without cudaStreamNonBlocking: the legacy stream waits for it */
+  std::vector<std::function<void()>> queue;
+};
+static bool eager(void) {
+  static const bool e = [] { const char *v = getenv("EMU_EAGER"); return v && *v && strcmp(v, "0"); }();
+  return e;
+}
+static void stream_wait(cudaStream_t s) {
+  if (s->queue.empty()) return;
+  std::vector<std::function<void()>> q;
+  q.swap(s->queue);
+  device_access open;
+  for (auto &op : q) op();
+}
+static void device_wait(bool blocking_only) {
+  for (cudaStream_t s : streams)
+    if (!blocking_only || s->blocking) stream_wait(s);
+}
+static void issue(cudaStream_t s, std::function<void()> op) {
+  s->queue.push_back(std::move(op));
+  if (eager()) stream_wait(s);
+}
+
 /* ---- launch ----------------------------------------------------------------------------- */
 static int optin_smem(void) { /* EMU_OPTIN: pretend a GPU with less shared memory per block */
   const char *e = getenv("EMU_OPTIN");
   return e && *e ? atoi(e) : 232448; /* H100/H200 */
+}
+
+/* Runs a launch's blocks one after another (device memory is open: see stream_wait). */
+static void run_grid(const char *name, dim3 grid, dim3 block, unsigned long long nt, size_t smem,
+                     const std::function<void()> &body) {
+  cur_kernel = name;
+  blockDim = block, gridDim = grid;
+  for (unsigned bz = 0; bz < grid.z; bz++)
+    for (unsigned by = 0; by < grid.y; by++)
+      for (unsigned bx = 0; bx < grid.x; bx++) {
+        block_state b;
+        b.live = (int)nt;
+        b.warps.resize((nt + 31) / 32);
+        for (size_t w = 0; w < b.warps.size(); w++)
+          b.warps[w].live = b.warps[w].size = (int)std::min<unsigned long long>(32, nt - w * 32);
+        b.dyn = malloc(smem ? smem : 1);
+        memset(b.dyn, 0xff, smem ? smem : 1); /* uninitialised shared memory reads as NaN / -1 */
+        if (const size_t n = (size_t)(+__stop_emu_smem - +__start_emu_smem)) /* null when none */
+          memset(__start_emu_smem, 0xff, n);
+        blockIdx = uint3{bx, by, bz};
+        blk = &b;
+        run_block((unsigned)nt, [&](unsigned) { body(); thread_exit(); });
+        blk = nullptr;
+        free(b.dyn);
+      }
 }
 
 void emu_launch(const void *fn, const char *name, const char *file, int line, dim3 grid,
@@ -339,26 +398,7 @@ void emu_launch(const void *fn, const char *name, const char *file, int line, di
     fprintf(stderr, "EMU: %s:%d %s: %zu bytes of shared memory exceed the device's\n", file, line, name, smem);
     last_error = cudaErrorInvalidValue;
   } else {
-    device_access open;
-    blockDim = block, gridDim = grid;
-    for (unsigned bz = 0; bz < grid.z; bz++)
-      for (unsigned by = 0; by < grid.y; by++)
-        for (unsigned bx = 0; bx < grid.x; bx++) {
-          block_state b;
-          b.live = (int)nt;
-          b.warps.resize((nt + 31) / 32);
-          for (size_t w = 0; w < b.warps.size(); w++)
-            b.warps[w].live = b.warps[w].size = (int)std::min<unsigned long long>(32, nt - w * 32);
-          b.dyn = malloc(smem ? smem : 1);
-          memset(b.dyn, 0xff, smem ? smem : 1); /* uninitialised shared memory reads as NaN / -1 */
-          if (const size_t n = (size_t)(+__stop_emu_smem - +__start_emu_smem)) /* null when none */
-            memset(__start_emu_smem, 0xff, n);
-          blockIdx = uint3{bx, by, bz};
-          blk = &b;
-          run_block((unsigned)nt, [&](unsigned) { body(); thread_exit(); });
-          blk = nullptr;
-          free(b.dyn);
-        }
+    issue(s, [=, body = std::move(body)] { run_grid(name, grid, block, nt, smem, body); });
   }
   busy = 0;
 }
@@ -393,7 +433,7 @@ EMU_CAS(int)
 EMU_CAS(unsigned)
 EMU_CAS(unsigned long long)
 
-/* ---- runtime API: one device, device memory is host memory, every call synchronous ------- */
+/* ---- runtime API: one device, device memory is host memory, work queued per stream ------- */
 const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated error"; }
 cudaError_t cudaGetLastError(void) { cudaError_t e = last_error; last_error = cudaSuccess; return e; }
 static cudaError_t fail_with(cudaError_t e) { return last_error = e; }
@@ -424,22 +464,25 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev) {
   }
   return cudaSuccess;
 }
-/* Streams are only names: work runs when it is issued, so an operation on one stream is always
- * complete before one on another starts (real overlap is not emulated). */
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
   if (no_gpu()) return fail_with(cudaErrorNoDevice);
-  *s = (cudaStream_t)malloc(1);
+  *s = new emu_stream{!(flags & cudaStreamNonBlocking), {}};
   streams.insert(*s);
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreate(cudaStream_t *s) { return cudaStreamCreateWithFlags(s, 0); }
-cudaError_t cudaStreamDestroy(cudaStream_t s) {
+cudaError_t cudaStreamDestroy(cudaStream_t s) { /* its queued work still runs, as on a GPU */
   check_stream(s, "cudaStreamDestroy");
+  stream_wait(s);
   streams.erase(s);
-  free(s);
+  delete s;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t s) { check_stream(s, "cudaStreamSynchronize"); return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  check_stream(s, "cudaStreamSynchronize");
+  stream_wait(s);
+  return cudaSuccess;
+}
 cudaError_t cudaMalloc(void **p, size_t n) {
   if (no_gpu()) return fail_with(cudaErrorNoDevice);
   if (!(*p = malloc(n ? n : 1))) return fail_with(cudaErrorMemoryAllocation);
@@ -452,6 +495,7 @@ cudaError_t cudaFree(void *p) {
   if (!p) return cudaSuccess;
   auto it = device_allocs.find((const char *)p);
   if (it == device_allocs.end()) emu_abort("cudaFree(%p): not a device allocation (or freed twice)", p);
+  device_wait(false); /* cudaFree waits for the device */
 #if EMU_ASAN
   __asan_unpoison_memory_region(p, it->second);
 #endif
@@ -469,26 +513,50 @@ cudaError_t cudaMallocHost(void **p, size_t n) {
 }
 cudaError_t cudaFreeHost(void *p) {
   if (!p) return cudaSuccess;
-  if (!pinned_allocs.erase(p)) emu_abort("cudaFreeHost(%p): not from cudaMallocHost (or freed twice)", p);
+  if (!pinned_allocs.count(p)) emu_abort("cudaFreeHost(%p): not from cudaMallocHost (or freed twice)", p);
+  device_wait(false);
+  pinned_allocs.erase(p);
   free(p);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s) {
   check_stream(s, "cudaMemsetAsync");
   if (n && !device_range(p, n, "cudaMemsetAsync")) emu_abort("cudaMemsetAsync(%p, %zu bytes) on host memory", p, n);
-  device_access open;
-  memset(p, v, n);
+  issue(s, [=] { memset(p, v, n); });
   return cudaSuccess;
 }
+/* Whether [p, p + n) is in one pinned allocation (the only host memory a copy reads or writes
+ * after it returns). Pinned blocks are few: a scan will do. */
+static bool pinned_range(const void *p, size_t n) {
+  for (void *a : pinned_allocs)
+    if ((const char *)p >= (const char *)a && (const char *)p + n <= (const char *)a + malloc_usable_size(a))
+      return true;
+  return false;
+}
+/* As the runtime documents: a copy to pageable host memory returns once it is complete (the
+ * stream is waited for); one from pageable memory has read its source when it returns; pinned
+ * memory is read or written when the copy runs. */
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
   check_stream(st, "cudaMemcpyAsync");
   check_copy(d, s, n, k, "cudaMemcpyAsync");
-  device_access open;
-  memcpy(d, s, n);
+  const bool to_host = !device_range(d, n, "cudaMemcpyAsync"), from_host = !device_range(s, n, "cudaMemcpyAsync");
+  if (to_host && !pinned_range(d, n)) {
+    stream_wait(st);
+    device_access open;
+    memcpy(d, s, n);
+  } else if (from_host && !pinned_range(s, n)) {
+    auto copy = std::make_shared<std::vector<char>>((const char *)s, (const char *)s + n);
+    issue(st, [=] { memcpy(d, copy->data(), n); });
+  } else {
+    issue(st, [=] { memcpy(d, s, n); });
+  }
   return cudaSuccess;
 }
+/* On the legacy stream: waits for the streams made without cudaStreamNonBlocking, not for the
+ * others, and is complete when it returns. */
 cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind k) {
   check_copy(d, s, n, k, "cudaMemcpy");
+  device_wait(true);
   device_access open;
   memcpy(d, s, n);
   return cudaSuccess;
@@ -548,18 +616,20 @@ static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
       (k && n && !device_range(B, ((bcols - 1) * ldb + brows) * sizeof *B, "cuBLAS GEMM B")) ||
       (m && n && !device_range(C, ((int64_t)(n - 1) * ldc + m) * sizeof *C, "cuBLAS GEMM C")))
     emu_abort("cuBLAS GEMM with a host matrix (m=%d n=%d k=%d)", m, n, k);
-  device_access open;
-  for (int j = 0; j < n; j++)
-    for (int i = 0; i < m; i++) {
-      float acc = 0.0f;
-      for (int l = 0; l < k; l++) {
-        const float a = ta == CUBLAS_OP_N ? A[i + (int64_t)l * lda] : A[l + (int64_t)i * lda];
-        const float b = tb == CUBLAS_OP_N ? B[l + (int64_t)j * ldb] : B[j + (int64_t)l * ldb];
-        acc += round_to(a, drop) * round_to(b, drop);
+  const float al = *alpha, be = *beta; /* host pointers: read when called */
+  issue(handles[h], [=] {
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i < m; i++) {
+        float acc = 0.0f;
+        for (int l = 0; l < k; l++) {
+          const float a = ta == CUBLAS_OP_N ? A[i + (int64_t)l * lda] : A[l + (int64_t)i * lda];
+          const float b = tb == CUBLAS_OP_N ? B[l + (int64_t)j * ldb] : B[j + (int64_t)l * ldb];
+          acc += round_to(a, drop) * round_to(b, drop);
+        }
+        float *c = C + i + (int64_t)j * ldc;
+        *c = be == 0.0f ? al * acc : al * acc + be * *c; /* beta 0: C is not read */
       }
-      float *c = C + i + (int64_t)j * ldc;
-      *c = *beta == 0.0f ? *alpha * acc : *alpha * acc + *beta * *c; /* beta 0: C is not read */
-    }
+  });
   return CUBLAS_STATUS_SUCCESS;
 }
 

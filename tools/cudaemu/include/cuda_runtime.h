@@ -71,6 +71,10 @@ template <class F> cudaError_t cudaFuncSetAttribute(F *f, cudaFuncAttribute a, i
  * coroutines that switch only at barriers, warp operations and exit. */
 void emu_launch(const void *fn, const char *name, const char *file, int line, dim3 grid,
                 dim3 block, size_t smem, cudaStream_t s, std::function<void()> body);
+/* The launch's arguments, copied when it is issued, and the kernel to call with them later. */
+template <class F, class... A> std::function<void()> emu_args(F f, A... a) {
+  return [=]() { f(a...); };
+}
 void *emu_dyn_smem(void);
 void emu_syncthreads(int line);
 /* kind: 0 __syncwarp, 1 ballot, 2 shfl_xor, 3 shfl. */
