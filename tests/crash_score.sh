@@ -27,7 +27,7 @@ echo "one scorer run: ${score_ms} ms"
 rank_pid() {
   local p
   for p in $(pgrep -P "$1" 2>/dev/null); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x "OMPI_COMM_WORLD_RANK=$2" >/dev/null; then
       echo "$p"
       return
     fi

@@ -51,7 +51,7 @@ start() {
     local i p
     for i in $(seq 1 200); do
       for p in $(pgrep -P "$pid" 2>/dev/null); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0; then
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x OMPI_COMM_WORLD_RANK=0 >/dev/null; then
           victim=$p
         fi
       done

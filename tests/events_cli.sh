@@ -2,7 +2,9 @@
 # seqrec gen and seqrec info end to end: a generated file is described and checked (exit 0),
 # user mistakes exit 1 with a message naming the file or the option, and gen under mpirun
 # writes the same file as one process.
-set -euo pipefail
+set -Eeuo pipefail
+# set -e alone exits without a word: name the command that failed.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 : "${SEQREC:?}" "${TEST_TMP:?}"
 rm -rf "$TEST_TMP" && mkdir -p "$TEST_TMP" && cd "$TEST_TMP"
 

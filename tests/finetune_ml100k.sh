@@ -7,7 +7,9 @@
 # next event from week W on (the rest of the log: few ml-100k users come back within one week),
 # then the fine-tuned model scores every user.
 # Usage: SEQREC=build/cli/seqrec bash tests/finetune_ml100k.sh [OUT_DIR]   (W=16 by default)
-set -euo pipefail
+set -Eeuo pipefail
+# set -e alone exits without a word: name the command that failed.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 : "${SEQREC:?set SEQREC to the seqrec binary}"
 DATA=${SEQREC_SHARED_DATA:-$(dirname "$0")/../../shared/data}/ml-100k/u.data
 [ -f "$DATA" ] || { echo "skip: $DATA not found"; exit 77; }

@@ -90,7 +90,7 @@ done
 ranks=$(pgrep -P "$pid" | tr '\n' ' ' || true)
 victim=
 for p in $ranks; do
-  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && victim=$p
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x OMPI_COMM_WORLD_RANK=1 >/dev/null && victim=$p
 done
 [ -n "$victim" ] || fail "rank 1 not found among the children of mpirun ($ranks)"
 t0=$(now_ms)

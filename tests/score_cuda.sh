@@ -31,7 +31,7 @@ same_rows() {
   h5diff -q -d "$tol" "$1" "$2" /recs/score /recs/score || fail "$1 and $2: scores differ by > $tol"
   local n total
   n=$(h5diff -v "$1" "$2" /recs/item /recs/item | awk '/differences found/ {s += $1} END {print s + 0}')
-  total=$(h5dump -H -d /recs/item "$1" | awk -F'[(), ]+' '/DATASPACE/ {print $5 * $6; exit}')
+  total=$(h5dump -H -d /recs/item "$1" | awk -F'[(), ]+' '/DATASPACE/ && !n {n = $5 * $6} END {print n}')
   [ $((n * 100)) -le "$total" ] || fail "$1 and $2: $n of $total items in other places"
 }
 

@@ -3,7 +3,9 @@
 # count, and the machine is shared. max_len 13, odd on purpose: OpenBLAS then rounds a row
 # differently by its place in a batch, so the rank comparisons of score_e2e.sh fail if user
 # batches ever depend on the number of ranks (checked by breaking scorer/state.c's batching).
-set -euo pipefail
+set -Eeuo pipefail
+# set -e alone exits without a word: name the command that failed.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 : "${SEQREC:?}" "${TEST_TMP:?}"
 rm -rf "$TEST_TMP" && mkdir -p "$TEST_TMP" && cd "$TEST_TMP"
 export OMP_WAIT_POLICY=passive

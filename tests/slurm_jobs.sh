@@ -4,7 +4,9 @@
 # it runs; a scoring job that waits for it (afterok); the 4-point demo sweep as an array of at
 # most 2 at a time. Then the checkpoint, recs.h5, and the sweep report. The commands are those
 # of jobs/README-sections.md ("On Slurm", "Sweeps"). Run it alone: ctest -L slurm.
-set -euo pipefail
+set -Eeuo pipefail
+# set -e alone exits without a word: name the command that failed.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 : "${SEQREC:?set by ctest}" "${TEST_TMP:?set by ctest}" "${SEQREC_SOURCE_DIR:?set by ctest}"
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/slurm_lib.sh"
@@ -86,7 +88,7 @@ until [ "$(slurm_states "$train")" = RUNNING ] && grep -q "^resuming $ckpt" "$lo
   sleep 0.2
 done
 usr1=0
-if [ "${SEQREC_SIGNAL_CHECKPOINT:-0}" = 1 ] || grep -q "stopped at a checkpoint (preempted)" "$log"; then
+if [ "${SEQREC_SIGNAL_CHECKPOINT:-0}" = 1 ] || grep "stopped at a checkpoint (preempted)" >/dev/null "$log"; then
   usr1=1
   logged_usr1=$(awk '/"kind":"train"/ { sub(/.*"step":/, ""); sub(/,.*/, ""); if ($0 + 0 > s) s = $0 + 0 } END { print s + 0 }' runs/demo/metrics.jsonl)
   scancel --batch --signal=USR1 "$train"
@@ -154,8 +156,8 @@ slog=logs/seqrec-score-$score.out
 [ "$(slurm_states "$score")" = COMPLETED ] || fail "scoring job $score: $(slurm_states "$score") (log $slog)"
 recs=runs/demo/recs.h5
 [ -f "$recs" ] || fail "no $recs after the scoring job"
-h5dump -a /format "$recs" | grep -q '"seqrec-recs"' || fail "$recs: format attribute is not seqrec-recs"
-h5dump -H -d /recs/item "$recs" | grep -q "SIMPLE { ( $users, 10 )" ||
+h5dump -a /format "$recs" | grep '"seqrec-recs"' >/dev/null || fail "$recs: format attribute is not seqrec-recs"
+h5dump -H -d /recs/item "$recs" | grep "SIMPLE { ( $users, 10 )" >/dev/null ||
   fail "$recs: /recs/item is not [$users, 10]: $(h5dump -H -d /recs/item "$recs" | grep DATASPACE)"
 train_end=$(date -d "$(slurm_field "$train" EndTime)" +%s) || fail "no end time for job $train"
 score_start=$(date -d "$(slurm_field "$score" StartTime)" +%s) || fail "no start time for job $score"

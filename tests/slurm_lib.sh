@@ -123,7 +123,7 @@ EOF
   slurm_retry 30 scontrol ping || slurm_fail "slurmctld does not answer 'scontrol ping'"
   slurmd -f "$SLURM_CONF" || slurm_fail "slurmd did not start"
   SLURM_STARTED+=("slurmd:$SLURM_DIR/run/slurmd.pid")
-  slurm_retry 60 sh -c "sinfo -h -N -o %t | grep -qx idle" ||
+  slurm_retry 60 sh -c "sinfo -h -N -o %t | grep -x idle" >/dev/null ||
     slurm_fail "the node did not become idle: $(sinfo -h -N -o '%N %t %E' 2>&1)"
   echo "slurm: up ($(sinfo -h -N -o '%N %c CPUs %m MB %t'), config $SLURM_CONF)"
 }

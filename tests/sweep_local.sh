@@ -2,7 +2,9 @@
 # The workstation side of jobs/README-sections.md, without Slurm: jobs/run-local (ranks from the
 # visible GPUs, or -n), `seqrec report` on one run, and the demo sweep through `seqrec sweep
 # run` and `seqrec sweep report`, with the ways they refuse bad input.
-set -euo pipefail
+set -Eeuo pipefail
+# set -e alone exits without a word: name the command that failed.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 : "${SEQREC:?set by ctest}" "${TEST_TMP:?set by ctest}" "${SEQREC_SOURCE_DIR:?set by ctest}"
 command -v gnuplot >/dev/null || { echo "FAIL: gnuplot is not installed (tools/install-deps.sh)"; exit 1; }
 

@@ -1,7 +1,9 @@
 # Shared by the tests/train_*.sh scripts (sourced, not run): a tiny model that trains in
 # seconds, mpirun as the test harness allows it, and readers of metrics.jsonl (flat JSON lines
 # written by trainer/train.c; plain sed, so the tests need no JSON tool).
-set -euo pipefail
+set -Eeuo pipefail
+# set -e alone exits without a word: name the command that failed.
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 : "${SEQREC:?}" "${TEST_TMP:?}"
 rm -rf "$TEST_TMP" && mkdir -p "$TEST_TMP" && cd "$TEST_TMP"
 export OMP_WAIT_POLICY=passive
