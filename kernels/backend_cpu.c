@@ -41,6 +41,10 @@ static size_t cpu_scratch_bytes(const sr_kernels *k, const sr_kernel_dims *d) {
   return bytes;
 }
 
+/* 256 rows of logits stay in cache between the softmax and the two gradient products for
+ * catalogues up to a few thousand items; the products are still large enough for the BLAS. */
+static int cpu_loss_block_rows(const sr_kernels *k, int V) { return 256; }
+
 static void cpu_close(sr_kernels *k) { memset(k, 0, sizeof *k); }
 
 sr_status kernels_cpu_init(sr_kernels *k, int threads) {
@@ -68,6 +72,7 @@ sr_status kernels_cpu_init(sr_kernels *k, int threads) {
       .download = cpu_copy,
       .synchronize = cpu_synchronize,
       .scratch_bytes = cpu_scratch_bytes,
+      .loss_block_rows = cpu_loss_block_rows,
       .close = cpu_close,
       .embed_forward = kernel_embed_forward_cpu,
       .embed_backward = kernel_embed_backward_cpu,

@@ -263,6 +263,9 @@ struct sr_kernels {
   sr_status (*synchronize)(const sr_kernels *k);
   /* Bytes of scratch that covers every op at these dimensions. */
   size_t (*scratch_bytes)(const sr_kernels *k, const sr_kernel_dims *dims);
+  /* Rows per block of the loss ops over V items (sr_kernel_dims.block_rows): the CPU keeps a
+   * block's logits in cache; a GPU needs products large enough to fill it. */
+  int (*loss_block_rows)(const sr_kernels *k, int V);
   void (*close)(sr_kernels *k);
 
   sr_embed_forward_fn *embed_forward;

@@ -8,7 +8,6 @@
 #include "core/rng.h"
 
 #define LN_EPS 1e-5f
-#define LOSS_BLOCK_ROWS 256
 
 /* Dropout sites: with the layer and the rank they make each mask's RNG stream. */
 enum { SITE_EMBED = 1, SITE_ATTENTION = 2, SITE_ATTN_RESIDUAL = 3, SITE_FF_RESIDUAL = 4 };
@@ -127,7 +126,7 @@ sr_status sr_model_create(sr_model *m, const sr_kernels *k, const sr_model_dims 
   memset(m, 0, sizeof *m);
   m->dims = *dims;
   m->dropout = dropout;
-  m->loss_block_rows = LOSS_BLOCK_ROWS;
+  m->loss_block_rows = k->loss_block_rows(k, dims->n_items + 1);
   m->negatives = negatives;
   if (dims->n_items < 1 || dims->max_len < 1 || dims->d_model < 1 || dims->n_layers < 1 ||
       dims->n_heads < 1 || dims->d_model % dims->n_heads != 0 || dims->d_ff < 1 || batch_cap < 1 ||

@@ -11,6 +11,7 @@
  * of hanging. */
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
+#include "cuda_bf16.h"
 
 #include <algorithm>
 #include <cstdarg>
@@ -20,6 +21,9 @@
 #include <random>
 #include <vector>
 #include <memory>
+#include <string>
+#include <cstring>
+#include <unistd.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -347,6 +351,43 @@ static void issue(cudaStream_t s, std::function<void()> op) {
   if (eager()) stream_wait(s);
 }
 
+/* ---- EMU_PROFILE=FILE: what the program asked of the GPU, written to FILE at exit ("%p" in
+ * FILE becomes the process id). Counts, not times: launches per site with their blocks and
+ * threads, GEMM shapes with their flops, copies and host waits. A GPU step costs at least a few
+ * microseconds per launch and tens per host wait whatever the kernels do, so these counts say
+ * where launch overhead and pipeline drains will be before a GPU is at hand. */
+struct prof_row {
+  unsigned long long count = 0, blocks = 0, threads = 0, bytes = 0;
+  double flops = 0;
+};
+static std::map<std::string, prof_row> *prof;
+static void prof_write(void) {
+  std::string path = getenv("EMU_PROFILE");
+  const size_t at = path.find("%p");
+  if (at != std::string::npos) path.replace(at, 2, std::to_string((long)getpid()));
+  FILE *f = fopen(path.c_str(), "w");
+  if (!f) { fprintf(stderr, "EMU: EMU_PROFILE: cannot write %s\n", path.c_str()); return; }
+  fprintf(f, "# kind\tsite\tcount\tblocks\tthreads\tbytes\tflops\n");
+  for (auto &[key, r] : *prof)
+    fprintf(f, "%s\t%llu\t%llu\t%llu\t%llu\t%.0f\n", key.c_str(), r.count, r.blocks, r.threads,
+            r.bytes, r.flops);
+  fclose(f);
+}
+/* key: "kind\tsite" */
+static prof_row *prof_add(const std::string &key) {
+  static const bool on = [] { const char *e = getenv("EMU_PROFILE"); return e && *e; }();
+  if (!on) return nullptr;
+  if (!prof) { prof = new std::map<std::string, prof_row>; atexit(prof_write); }
+  prof_row *r = &(*prof)[key];
+  r->count++;
+  return r;
+}
+static std::string prof_site(const char *file, int line) {
+  const char *slash = strrchr(file, '/'), *dir = slash;
+  while (dir && dir > file && dir[-1] != '/') dir--; /* keep "folder/file.cu" */
+  return std::string(dir ? dir : file) + ":" + std::to_string(line);
+}
+
 /* ---- launch ----------------------------------------------------------------------------- */
 static int optin_smem(void) { /* EMU_OPTIN: pretend a GPU with less shared memory per block */
   const char *e = getenv("EMU_OPTIN");
@@ -398,6 +439,10 @@ void emu_launch(const void *fn, const char *name, const char *file, int line, di
     fprintf(stderr, "EMU: %s:%d %s: %zu bytes of shared memory exceed the device's\n", file, line, name, smem);
     last_error = cudaErrorInvalidValue;
   } else {
+    if (prof_row *r = prof_add(std::string("launch\t") + name + " " + prof_site(file, line))) {
+      r->blocks += (unsigned long long)grid.x * grid.y * grid.z;
+      r->threads += (unsigned long long)grid.x * grid.y * grid.z * nt;
+    }
     issue(s, [=, body = std::move(body)] { run_grid(name, grid, block, nt, smem, body); });
   }
   busy = 0;
@@ -480,6 +525,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) { /* its queued work still runs, a
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   check_stream(s, "cudaStreamSynchronize");
+  prof_add("wait\tcudaStreamSynchronize");
   stream_wait(s);
   return cudaSuccess;
 }
@@ -488,6 +534,7 @@ cudaError_t cudaMalloc(void **p, size_t n) {
   if (!(*p = malloc(n ? n : 1))) return fail_with(cudaErrorMemoryAllocation);
   memset(*p, 0xff, n); /* what was never written reads as NaN (float) or -1 (int) */
   device_allocs[(const char *)*p] = n ? n : 1;
+  if (prof_row *r = prof_add("alloc\tcudaMalloc")) r->bytes += n;
   device_poison(true);
   return cudaSuccess;
 }
@@ -496,6 +543,7 @@ cudaError_t cudaFree(void *p) {
   auto it = device_allocs.find((const char *)p);
   if (it == device_allocs.end()) emu_abort("cudaFree(%p): not a device allocation (or freed twice)", p);
   device_wait(false); /* cudaFree waits for the device */
+  prof_add("wait\tcudaFree");
 #if EMU_ASAN
   __asan_unpoison_memory_region(p, it->second);
 #endif
@@ -522,6 +570,7 @@ cudaError_t cudaFreeHost(void *p) {
 cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s) {
   check_stream(s, "cudaMemsetAsync");
   if (n && !device_range(p, n, "cudaMemsetAsync")) emu_abort("cudaMemsetAsync(%p, %zu bytes) on host memory", p, n);
+  if (prof_row *r = prof_add("copy\tcudaMemsetAsync")) r->bytes += n;
   issue(s, [=] { memset(p, v, n); });
   return cudaSuccess;
 }
@@ -540,6 +589,10 @@ cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, 
   check_stream(st, "cudaMemcpyAsync");
   check_copy(d, s, n, k, "cudaMemcpyAsync");
   const bool to_host = !device_range(d, n, "cudaMemcpyAsync"), from_host = !device_range(s, n, "cudaMemcpyAsync");
+  if (prof_row *r = prof_add(std::string("copy\tcudaMemcpyAsync ") + (from_host ? "H" : "D") + "2" +
+                             (to_host ? "H" : "D") +
+                             (to_host && !pinned_range(d, n) ? " to pageable (waits)" : "")))
+    r->bytes += n;
   if (to_host && !pinned_range(d, n)) {
     stream_wait(st);
     device_access open;
@@ -556,6 +609,7 @@ cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, 
  * others, and is complete when it returns. */
 cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcpyKind k) {
   check_copy(d, s, n, k, "cudaMemcpy");
+  if (prof_row *r = prof_add("copy\tcudaMemcpy (waits)")) r->bytes += n;
   device_wait(true);
   device_access open;
   memcpy(d, s, n);
@@ -598,10 +652,15 @@ static float round_to(float f, int drop) {
   return f;
 }
 
+/* An operand as the GEMM reads it: fp32 with its low `drop` bits rounded off, or bf16. */
+static float operand(float x, int drop) { return round_to(x, drop); }
+static float operand(__nv_bfloat16 x, int) { return __bfloat162float(x); }
+
 /* Column-major C = alpha op(A) op(B) + beta C, in the plain order of a dot product. */
+template <class T>
 static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                           int n, int k, const float *alpha, const float *A, int lda,
-                           const float *B, int ldb, const float *beta, float *C, int ldc, int drop) {
+                           int n, int k, const float *alpha, const T *A, int lda,
+                           const T *B, int ldb, const float *beta, float *C, int ldc, int drop) {
   if (!handles.count(h)) emu_abort("cuBLAS GEMM on %p: not a live handle", h);
   check_stream(handles[h], "cuBLAS GEMM (the handle's stream)");
   const int arows = ta == CUBLAS_OP_N ? m : k, brows = tb == CUBLAS_OP_N ? k : n;
@@ -617,14 +676,17 @@ static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
       (m && n && !device_range(C, ((int64_t)(n - 1) * ldc + m) * sizeof *C, "cuBLAS GEMM C")))
     emu_abort("cuBLAS GEMM with a host matrix (m=%d n=%d k=%d)", m, n, k);
   const float al = *alpha, be = *beta; /* host pointers: read when called */
+  if (prof_row *r = prof_add("gemm\t" + std::to_string(m) + " x " + std::to_string(n) + " x " +
+                             std::to_string(k) + (drop || sizeof(T) == 2 ? " bf16" : "")))
+    r->flops += 2.0 * m * n * k;
   issue(handles[h], [=] {
     for (int j = 0; j < n; j++)
       for (int i = 0; i < m; i++) {
         float acc = 0.0f;
         for (int l = 0; l < k; l++) {
-          const float a = ta == CUBLAS_OP_N ? A[i + (int64_t)l * lda] : A[l + (int64_t)i * lda];
-          const float b = tb == CUBLAS_OP_N ? B[l + (int64_t)j * ldb] : B[j + (int64_t)l * ldb];
-          acc += round_to(a, drop) * round_to(b, drop);
+          const T a = ta == CUBLAS_OP_N ? A[i + (int64_t)l * lda] : A[l + (int64_t)i * lda];
+          const T b = tb == CUBLAS_OP_N ? B[l + (int64_t)j * ldb] : B[j + (int64_t)l * ldb];
+          acc += operand(a, drop) * operand(b, drop);
         }
         float *c = C + i + (int64_t)j * ldc;
         *c = be == 0.0f ? al * acc : al * acc + be * *c; /* beta 0: C is not read */
@@ -644,11 +706,20 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             int lda, const void *B, cudaDataType_t Btype, int ldb,
                             const void *beta, void *C, cudaDataType_t Ctype, int ldc,
                             cublasComputeType_t ct, cublasGemmAlgo_t algo) {
-  if (Atype != CUDA_R_32F || Btype != CUDA_R_32F || Ctype != CUDA_R_32F ||
+  const bool bf16_in = Atype == CUDA_R_16BF && Btype == CUDA_R_16BF;
+  if (!(bf16_in || (Atype == CUDA_R_32F && Btype == CUDA_R_32F)) || Ctype != CUDA_R_32F ||
       (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP)) {
-    fprintf(stderr, "EMU ERROR: cublasGemmEx types %d/%d/%d, algo %d: only fp32, default algo "
-            "emulated\n", Atype, Btype, Ctype, (int)algo);
+    fprintf(stderr, "EMU ERROR: cublasGemmEx types %d/%d/%d, algo %d: only fp32 or bf16 "
+            "operands, an fp32 result, default algo emulated\n", Atype, Btype, Ctype, (int)algo);
     abort();
+  }
+  if (bf16_in) { /* the operands' own rounding; fp32 accumulation */
+    if (ct != CUBLAS_COMPUTE_32F && ct != CUBLAS_COMPUTE_32F_PEDANTIC) {
+      fprintf(stderr, "EMU: cublasGemmEx compute type %d not emulated for bf16 operands\n", (int)ct);
+      return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    return gemm(h, ta, tb, m, n, k, (const float *)alpha, (const __nv_bfloat16 *)A, lda,
+                (const __nv_bfloat16 *)B, ldb, (const float *)beta, (float *)C, ldc, 0);
   }
   const char *nr = getenv("EMU_GEMMEX_NO_ROUND");
   const int round = !(nr && *nr);

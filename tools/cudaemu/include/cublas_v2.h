@@ -1,4 +1,5 @@
-/* Host emulation of the cuBLAS subset seqrec uses: column-major fp32 GEMMs as plain loops. */
+/* Host emulation of the cuBLAS subset seqrec uses: column-major GEMMs (fp32 accumulation) as
+ * plain loops. */
 #pragma once
 #include "cuda_runtime.h"
 typedef void *cublasHandle_t;
@@ -6,7 +7,8 @@ typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_NOT_INITIALIZED = 1, CUB
                CUBLAS_STATUS_INVALID_VALUE = 7 } cublasStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef enum { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TENSOR_OP_MATH = 1, CUBLAS_PEDANTIC_MATH = 2,
-               CUBLAS_TF32_TENSOR_OP_MATH = 3 } cublasMath_t;
+               CUBLAS_TF32_TENSOR_OP_MATH = 3,
+               CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION = 16 } cublasMath_t;
 typedef enum { CUDA_R_32F = 0, CUDA_R_64F = 1, CUDA_R_16F = 2, CUDA_R_16BF = 14 } cudaDataType_t;
 typedef cudaDataType_t cudaDataType;
 typedef enum { CUBLAS_COMPUTE_16F = 64, CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_PEDANTIC = 69,
@@ -22,8 +24,9 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const float *alpha, const float *A, int lda,
                            const float *B, int ldb, const float *beta, float *C, int ldc);
-/* fp32 operands and result only. COMPUTE_32F_FAST_16BF rounds A and B to bf16 (as the tensor
- * cores do) and accumulates in fp32, FAST_TF32 likewise to tf32; EMU_GEMMEX_NO_ROUND=1: plain fp32. */
+/* An fp32 result only. bf16 A and B (COMPUTE_32F or _PEDANTIC): fp32 accumulation. fp32 A and B:
+ * COMPUTE_32F_FAST_16BF rounds them to bf16 (as the tensor cores do) and accumulates in fp32,
+ * FAST_TF32 likewise to tf32; EMU_GEMMEX_NO_ROUND=1: plain fp32. */
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                             int n, int k, const void *alpha, const void *A, cudaDataType_t Atype,
                             int lda, const void *B, cudaDataType_t Btype, int ldb,
