@@ -81,6 +81,20 @@ float scorer_topk_margin(const float *user, int64_t d, double item_norm_max) {
                  (double)d * 0x1p-120);
 }
 
+/* Rounding to bf16 (8-bit significand, round to nearest) moves each factor by at most 2^-8 of
+ * itself, so each product by (2 2^-8 + 2^-16) |u_j e_j|, and the sum of these is at most
+ * (2^-7 + 2^-16) ||u|| ||e|| (Cauchy-Schwarz). The products of bf16 values are exact in fp32;
+ * d - 1 fp32 additions in any order, each off by at most 2^-23 of its result (1 ulp, so that
+ * truncating adders are covered), add at most (d - 1) 2^-23 (1 + 2^-6) ||u|| ||e||; the exact
+ * score itself is within 2^-24 of the true dot product. Every term is doubled here. The last
+ * term covers inputs or products that a tensor core flushes to zero (each off by at most
+ * 2^-126 times a factor <= 1e15 after scorer_topk_check_items). */
+float scorer_topk_margin_bf16(const float *user, int64_t d, double item_norm_max) {
+  return (float)((0x1p-7 + 0x1p-15 + 4.0 * (double)(d + 2) * 0x1p-24) * topk_norm(user, d) *
+                     item_norm_max +
+                 (double)d * 0x1p-70);
+}
+
 sr_status scorer_topk_check_items(const float *items, int64_t n_items, int64_t d) {
   const int64_t row = topk_first_bad_row(items, n_items + 1, d);
   if (row >= 0)

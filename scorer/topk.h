@@ -59,6 +59,10 @@ sr_status scorer_topk_check_items(const float *items, int64_t n_items, int64_t d
 /* How far an fp32 sgemm score of `user` may be from scorer_topk_score, for items whose norms
  * are at most item_norm_max: 2 (d+2) 2^-24 ||user|| item_norm_max, plus a term for underflow. */
 float scorer_topk_margin(const float *user, int64_t d, double item_norm_max);
+/* The same bound for a product of the user and item rows rounded to bf16 (round to nearest),
+ * accumulated in fp32 in any order, as tensor cores do (topk_cuda.cu):
+ * (2^-7 + 2^-15 + 4 (d+2) 2^-24) ||user|| item_norm_max, plus a term for flushed subnormals. */
+float scorer_topk_margin_bf16(const float *user, int64_t d, double item_norm_max);
 
 /* For every user u, the k items with the highest scorer_topk_score(users[u], items[i]) over
  * i in 1..n_items, not seen by u and not banned:

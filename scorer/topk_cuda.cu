@@ -2,28 +2,33 @@
  * as topk.c, with the score block never leaving the device.
  *
  * Per user block (default 4096 users): upload the users, their margins and sorted seen lists;
- * then per item block (default 16384 items) one cuBLAS SGEMM into a device scratch
+ * then per item block (default 16384 items) one cuBLAS GEMM into a device scratch
  * [user_block, item_block] and one selection kernel (a warp per user) that keeps, in a
  * per-user candidate buffer in device memory, the eligible items within two margins of a
  * running k-th best; finally a kernel (a warp per user) rescores the survivors exactly with
  * scorer_topk_score's definition (double, fixed order, rounded to float), sorts them by score
  * descending / id ascending and pads the row; only [user_block, k] comes back to the host.
  *
- * The SGEMM runs in fp32 with CUBLAS_PEDANTIC_MATH: no TF32, no BF16x9 emulation. The margin
- * 2 (d+2) 2^-24 ||u|| max||e|| bounds the error of any order of fp32 multiply-adds (FMA
- * included) but not that of TF32 (10-bit mantissa inputs) or of an emulation: allowing either
- * would need a new margin, not just a flag.
+ * The filter's GEMM takes the user and item rows rounded to bf16 (round to nearest, kept on
+ * the device beside the fp32 ones) on tensor cores with fp32 accumulation, and reductions in
+ * fp32 (CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION). Its margin is
+ * scorer_topk_margin_bf16, (2^-7 + 2^-15 + 4 (d+2) 2^-24) ||u|| max||e||, which holds for any
+ * order of the fp32 additions; fp16 or TF32 operands, or fp16 accumulation, would need their
+ * own. The wider margin only admits a few more candidates per user; the rescoring is exact.
  *
  * Where the time goes at 1M users x 1M items x d=64, k=100 (the target is >= 200k users/s on
- * an H100/H200): the SGEMMs are 1.3e14 flop, about 2-2.5 s at the ~50-60 fp32 TFLOP/s cuBLAS
- * reaches; writing and re-reading the 4 TB of scores is another ~1.7 s of HBM traffic at
- * ~4.8 TB/s. The selection itself is a compare per score once the threshold has caught up
- * (the first item blocks of each user block admit and compact most). That is about 4 s, at
- * the target; beyond it the scores must stop round-tripping through HBM (a fused GEMM whose
- * epilogue compares against the per-user threshold), and the host work per user block
- * (margins, sorting the seen lists, the copies) should overlap the device via pinned
- * buffers and two streams, which this first version does not do (it synchronises per block). */
+ * an H100/H200, i.e. at most 5 s): at d=64 a block's GEMM is bound by writing its fp32 scores,
+ * 4 TB in all, about 1 s at ~4 TB/s, and the selection by reading them back, another ~1 s. An
+ * fp32 SGEMM would add its 1.3e14 flop at the ~50-60 TFLOP/s cuBLAS reaches, 2-2.5 s, which
+ * left the whole at about 4.5-5 s, at the target; bf16 tensor cores (~700 TFLOP/s) take that
+ * term to ~0.2 s. The selection itself is a compare per score once the threshold has caught
+ * up (the first item blocks of each user block admit and compact most). Beyond this, the
+ * scores must stop round-tripping through HBM (a fused GEMM whose epilogue compares against
+ * the per-user threshold), and the host work per user block (margins, sorting the seen lists,
+ * the copies) should overlap the device via pinned buffers and two streams, which this
+ * version does not do (it synchronises per block). */
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <limits.h>
 #include <math.h>
@@ -279,6 +284,13 @@ __global__ void topkc_finish_kernel(topkc_block b, int kout, int32_t *out_item,
   }
 }
 
+/* The filter's operands: x rounded to bf16, to nearest (scorer_topk_margin_bf16's assumption). */
+__global__ void topkc_to_bf16_kernel(__nv_bfloat16 *out, const float *x, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = __float2bfloat16_rn(x[i]);
+}
+
 /* ---- host side -------------------------------------------------------------------------- */
 
 /* The item table on the device (uploaded once by open) and the per-block buffers, grown to
@@ -292,10 +304,12 @@ struct scorer_topk_cuda {
   int64_t n_items, d;
   double item_norm_max;
   float *items;
+  __nv_bfloat16 *items16; /* the table rounded to bf16: the filter's products */
   uint8_t *banned;
   /* capacities of the block buffers below */
   int64_t ub, ib, cap, k, max_seen;
   float *users, *score, *margin, *filter, *cs, *ts, *out_score;
+  __nv_bfloat16 *users16;
   int32_t *cn, *ci, *ti, *seen, *out_item;
   int64_t *seen_begin;
   float *h_margin;        /* host staging */
@@ -304,10 +318,11 @@ struct scorer_topk_cuda {
 };
 
 static void topkc_free_blocks(scorer_topk_cuda *t) {
-  void *dev[] = {t->users, t->score, t->margin, t->filter, t->cs, t->ts, t->out_score,
-                 t->cn, t->ci, t->ti, t->out_item, t->seen_begin};
+  void *dev[] = {t->users, t->users16, t->score, t->margin, t->filter, t->cs, t->ts,
+                 t->out_score, t->cn, t->ci, t->ti, t->out_item, t->seen_begin};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) (void)cudaFree(dev[i]);
+  t->users16 = NULL;
   t->users = t->score = t->margin = t->filter = t->cs = t->ts = t->out_score = NULL;
   t->cn = t->ci = t->ti = t->out_item = NULL;
   t->seen_begin = NULL;
@@ -329,6 +344,15 @@ static int topkc_cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static sr_status topkc_to_bf16(scorer_topk_cuda *t, __nv_bfloat16 *out, const float *x,
+                               int64_t n) {
+  if (n == 0) return SR_OK;
+  const int64_t blocks = (n + 255) / 256 < 65536 ? (n + 255) / 256 : 65536;
+  topkc_to_bf16_kernel<<<(unsigned)blocks, 256, 0, t->stream>>>(out, x, n);
+  TOPKC_LAUNCHED();
+  return SR_OK;
+}
+
 template <typename T>
 static sr_status topkc_dev_alloc(T **p, size_t n) {
   return topkc_cuda(cudaMalloc((void **)p, n ? n * sizeof(T) : 1), "cudaMalloc", __LINE__);
@@ -348,6 +372,7 @@ static sr_status topkc_reserve(scorer_topk_cuda *t, int64_t ub, int64_t ib, int6
     TRY(sr_alloc(&t->h_margin, (size_t)ub, sizeof(float), "top-k (CUDA) margins"));
     TRY(sr_alloc(&t->h_seen_begin, (size_t)ub + 1, sizeof(int64_t), "top-k (CUDA) seen offsets"));
     TRY(topkc_dev_alloc(&t->users, (size_t)ub * d));
+    TRY(topkc_dev_alloc(&t->users16, (size_t)ub * d));
     TRY(topkc_dev_alloc(&t->score, (size_t)ub * (size_t)ib));
     TRY(topkc_dev_alloc(&t->margin, (size_t)ub));
     TRY(topkc_dev_alloc(&t->filter, (size_t)ub));
@@ -379,8 +404,8 @@ static sr_status topkc_load_block(scorer_topk_cuda *t, const scorer_topk_input *
                                   int64_t mb) {
   const int64_t d = in->d;
   const int64_t base = in->seen_offset ? in->seen_offset[u0] : 0;
-  for (int64_t r = 0; r < mb; r++) /* the CPU top-k's margin */
-    t->h_margin[r] = scorer_topk_margin(in->users + (u0 + r) * d, d, t->item_norm_max);
+  for (int64_t r = 0; r < mb; r++) /* the filter's products are of bf16 rows */
+    t->h_margin[r] = scorer_topk_margin_bf16(in->users + (u0 + r) * d, d, t->item_norm_max);
   for (int64_t r = 0; r <= mb; r++)
     t->h_seen_begin[r] = in->seen_offset ? in->seen_offset[u0 + r] - base : 0;
   const int64_t total = t->h_seen_begin[mb];
@@ -444,13 +469,15 @@ static sr_status topkc_run(scorer_topk_cuda *t, const scorer_topk_input *in, int
     }
     TOPKC_CUDA(cudaMemcpyAsync(t->users, in->users + u0 * d, (size_t)(mb * d) * sizeof(float),
                                cudaMemcpyHostToDevice, t->stream));
+    TRY(topkc_to_bf16(t, t->users16, t->users, mb * d));
     for (int64_t i0 = 1; i0 <= in->n_items; i0 += ib) {
       const int64_t nb = in->n_items + 1 - i0 < ib ? in->n_items + 1 - i0 : ib;
       /* Column-major: scores^T [nb, mb] (ld ib) = items_blk^T (d x nb) . users_blk (d x mb), so
        * user r's scores for items i0.. are score[r * ib + j]. */
-      TOPKC_CUBLAS(cublasSgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)nb, (int)mb, (int)d, &one,
-                               t->items + i0 * d, (int)d, t->users, (int)d, &zero, t->score,
-                               (int)ib));
+      TOPKC_CUBLAS(cublasGemmEx(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)nb, (int)mb, (int)d,
+                                &one, t->items16 + i0 * d, CUDA_R_16BF, (int)d, t->users16,
+                                CUDA_R_16BF, (int)d, &zero, t->score, CUDA_R_32F, (int)ib,
+                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
       if (o->gemm_only) continue;
       topkc_select_kernel<<<warps_grid, 32 * TOPKC_WARPS, 0, t->stream>>>(b, t->score, ib, nb,
                                                                           i0);
@@ -487,16 +514,21 @@ static sr_status topkc_open(scorer_topk_cuda *t, int gpu, const float *items, in
   TOPKC_CUDA(cudaStreamCreate(&t->stream));
   TOPKC_CUBLAS(cublasCreate(&t->blas));
   TOPKC_CUBLAS(cublasSetStream(t->blas, t->stream));
-  TOPKC_CUBLAS(cublasSetMathMode(t->blas, CUBLAS_PEDANTIC_MATH)); /* fp32 only: see the top */
+  /* bf16 tensor cores with fp32 accumulation, fp32 reductions (the margin's assumptions). */
+  TOPKC_CUBLAS(cublasSetMathMode(t->blas, (cublasMath_t)(CUBLAS_DEFAULT_MATH |
+                                                         CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
   for (int64_t i = 1; i <= n_items; i++) {
     const double nrm = topkc_norm(items + i * d, d);
     if (nrm > t->item_norm_max) t->item_norm_max = nrm;
   }
   const size_t table = (size_t)(n_items + 1) * (size_t)d;
   TRY(topkc_dev_alloc(&t->items, table));
-  if (items) /* open allows no table for 0 items: nothing of it is ever read then */
+  TRY(topkc_dev_alloc(&t->items16, table));
+  if (items) { /* open allows no table for 0 items: nothing of it is ever read then */
     TOPKC_CUDA(cudaMemcpyAsync(t->items, items, table * sizeof(float), cudaMemcpyHostToDevice,
                                t->stream));
+    TRY(topkc_to_bf16(t, t->items16, t->items, (int64_t)table));
+  }
   if (banned) {
     TRY(topkc_dev_alloc(&t->banned, (size_t)n_items + 1));
     TOPKC_CUDA(cudaMemcpyAsync(t->banned, banned, (size_t)n_items + 1, cudaMemcpyHostToDevice,
@@ -553,6 +585,7 @@ extern "C" void scorer_topk_cuda_close(scorer_topk_cuda *t) {
   if (t->seen) (void)cudaFree(t->seen);
   sr_free(t->h_seen);
   if (t->items) (void)cudaFree(t->items);
+  if (t->items16) (void)cudaFree(t->items16);
   if (t->banned) (void)cudaFree(t->banned);
   if (t->blas) (void)cublasDestroy(t->blas);
   if (t->stream) (void)cudaStreamDestroy(t->stream);

@@ -23,9 +23,10 @@ sr_status scorer_topk_cuda_open(scorer_topk_cuda **out, int gpu, const float *it
 /* scorer_topk_run on the context's GPU: the same inputs (host arrays; in->items, n_items, d
  * and banned must be the ones opened, else SR_EINVAL), the same checks (the item table's at
  * open) and status codes, and out_item / out_score equal to scorer_topk_run's bit for bit
- * (the result is defined by scorer_topk_score, not by the sgemm). opts->user_block /
- * item_block set the GPU's blocks (0: its own defaults, much larger than the CPU's);
- * opts->threads is ignored; opts->gemm_only runs only the sgemms. Blocks the calling thread until done. */
+ * (the result is defined by scorer_topk_score, not by the filter's bf16 GEMM).
+ * opts->user_block / item_block set the GPU's blocks (0: its own defaults, much larger than
+ * the CPU's); opts->threads is ignored; opts->gemm_only runs only the GEMMs (and the bf16
+ * rounding of the users). Blocks the calling thread until done. */
 sr_status scorer_topk_cuda_run(scorer_topk_cuda *t, const scorer_topk_input *in, int k,
                                const scorer_topk_opts *opts,
                                int32_t *out_item,  /* [n_users, k] */

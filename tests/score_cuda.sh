@@ -30,7 +30,9 @@ same_rows() {
         awk '$1 ~ /^-?[0-9]/ { v = $1 < 0 ? -$1 : $1; if (v > m) m = v } END { print 1e-4 * m }')
   h5diff -q -d "$tol" "$1" "$2" /recs/score /recs/score || fail "$1 and $2: scores differ by > $tol"
   local n total
-  n=$(h5diff -v "$1" "$2" /recs/item /recs/item | awk '/differences found/ {s += $1} END {print s + 0}')
+  h5diff -v "$1" "$2" /recs/item /recs/item >items.diff || [ $? -eq 1 ] ||
+    fail "h5diff $1 $2: $(tail -3 items.diff)" # 1: differences found
+  n=$(awk '/differences found/ {s += $1} END {print s + 0}' items.diff)
   total=$(h5dump -H -d /recs/item "$1" | awk -F'[(), ]+' '/DATASPACE/ && !n {n = $5 * $6} END {print n}')
   [ $((n * 100)) -le "$total" ] || fail "$1 and $2: $n of $total items in other places"
 }

@@ -115,10 +115,30 @@ static double norm2(const float *x, int64_t d) {
   return sqrt((double)s);
 }
 
+/* x rounded to bf16, to nearest even (the CUDA filter's operands; finite x only). */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+/* The products of the bf16-rounded rows summed in fp32, forward or backward. */
+static float bf16_dot(const float *x, const float *y, int64_t d, int backward) {
+  float s = 0.0f;
+  for (int64_t t = 0; t < d; t++) {
+    const int64_t j = backward ? d - 1 - t : t;
+    s += bf16_round(x[j]) * bf16_round(y[j]);
+  }
+  return s;
+}
+
 /* The definition is within one float rounding of the exact dot product (long double here), and
- * sgemm, whatever its order, is within the margin the top-k filters with: the two facts its
+ * sgemm, whatever its order, is within the margin the top-k filters with, as is a product of
+ * bf16-rounded rows accumulated in fp32 (the CUDA filter) within its own: the facts the
  * exactness rests on. Odd d exercises the tail of the fixed-order sum. */
-static void test_score_definition_and_sgemm_margin(void **state) {
+static void test_score_definition_and_filter_margins(void **state) {
   (void)state;
   const int64_t ds[] = {1, 7, 64, 67};
   for (size_t c = 0; c < sizeof ds / sizeof ds[0]; c++) {
@@ -143,6 +163,10 @@ static void test_score_definition_and_sgemm_margin(void **state) {
         float s = scorer_topk_score(x, y, d);
         assert_true(fabsl(s - exact) <= 0x1p-24L * fabsl(exact) + (long double)d * 0x1p-52L * mag);
         assert_true(fabs((double)all[u * (ni + 1) + i] - s) <= margin);
+        assert_true(fabs((double)all[u * (ni + 1) + i] - s) <= scorer_topk_margin(x, d, emax));
+        const double margin16 = scorer_topk_margin_bf16(x, d, emax);
+        assert_true(fabs((double)bf16_dot(x, y, d, 0) - s) <= margin16);
+        assert_true(fabs((double)bf16_dot(x, y, d, 1) - s) <= margin16);
       }
     }
     sr_free(all);
@@ -516,7 +540,7 @@ static void test_gemm_only_writes_nothing(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_score_definition_and_sgemm_margin),
+      cmocka_unit_test(test_score_definition_and_filter_margins),
       cmocka_unit_test(test_k1_matches_brute_force),
       cmocka_unit_test(test_k10_matches_brute_force),
       cmocka_unit_test(test_k100_several_item_blocks),

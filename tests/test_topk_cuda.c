@@ -20,13 +20,16 @@
 #include "scorer/topk_cuda.h"
 
 /* What a case draws: sizes, how many distinct item rows (0: all distinct; else the table is
- * `distinct` rows repeated, each copy nudged by one ulp in a random component with
- * probability 1/2, so that exact ties and ties below the sgemm rounding both occur). */
+ * `distinct` rows repeated, each copy nudged in a random component with probability 1/2, so
+ * that exact ties and near ties both occur: by one ulp (below the fp32 rounding), or with
+ * `nudge` set by up to that fraction of the component (around the bf16 rounding of the filter's
+ * GEMM, which has 8 significant bits)). */
 typedef struct {
   int64_t n_users, n_items, d;
   int max_seen;     /* seen list lengths 0..max_seen; -1: no seen lists at all */
   int banned_in_10; /* items banned with probability banned_in_10 / 10 */
   int64_t distinct;
+  float nudge;
   uint64_t seed;
 } spec;
 
@@ -56,7 +59,11 @@ static void case_build(case_data *c, const spec *s) {
       memcpy(row, c->items + (1 + (i - 1) % s->distinct) * d, (size_t)d * sizeof(float));
       if (sr_rng_below(&r, 2)) {
         int64_t j = sr_rng_below(&r, (uint32_t)d);
-        row[j] = nextafterf(row[j], sr_rng_below(&r, 2) ? INFINITY : -INFINITY);
+        const int up = (int)sr_rng_below(&r, 2);
+        if (s->nudge > 0.0f)
+          row[j] *= 1.0f + (up ? 1.0f : -1.0f) * s->nudge * sr_rng_uniform(&r);
+        else
+          row[j] = nextafterf(row[j], up ? INFINITY : -INFINITY);
       }
     }
     c->banned[i] = i > 0 && (int)sr_rng_below(&r, 10) < s->banned_in_10;
@@ -165,6 +172,10 @@ static void test_ties_from_duplicated_rows(void **state) {
   const spec some = {.n_users = 64, .n_items = 4097, .d = 64, .max_seen = -1, .distinct = 500,
                      .seed = 5};
   run_case(&some, ks, 3, 0, 1024);
+  const spec bf16 = {.n_users = 64, .n_items = 4000, .d = 64, .max_seen = 10, .distinct = 200,
+                     .nudge = 0x1p-7f, .seed = 6};
+  run_case(&bf16, ks, 3, 0, 0);
+  run_case(&bf16, ks, 3, 13, 999);
 }
 
 static void test_bad_input_and_edges(void **state) {
