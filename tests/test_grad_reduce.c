@@ -234,6 +234,25 @@ static void test_gpu_nccl(void **state) {
 #endif
 }
 
+/* Ranks sharing a GPU: NCCL refuses them ("Duplicate GPU detected"), and every rank gets the
+ * error, none waits for ever (the timeout bounds a set-up that would). */
+static void test_gpu_nccl_refuses_a_shared_gpu(void **state) {
+  (void)state;
+  if (sr_device_count() == 0 || comm.local_size <= sr_device_count() ||
+      !sr_grad_reduce_nccl_built())
+    skip();
+#if SEQREC_HAVE_CUDA
+  setenv("SEQREC_NCCL_TIMEOUT", "30", 1);
+  sr_grad_reduce r;
+  sr_error_clear();
+  const sr_status st = sr_grad_reduce_init_mode(&r, &comm, this_gpu(), SR_GRAD_REDUCE_NCCL);
+  unsetenv("SEQREC_NCCL_TIMEOUT");
+  if (st == SR_OK) sr_grad_reduce_close(&r);
+  assert_int_not_equal(st, SR_OK);
+  sr_error_clear();
+#endif
+}
+
 /* Staging is the host all-reduce with two copies around it: exact sums, and the bits of
  * sr_comm_allreduce_sum_f32 on values whose sum depends on the order. */
 static void test_gpu_staged(void **state) {
@@ -269,6 +288,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_decide_layouts),
       cmocka_unit_test(test_gpu_chosen_mode),
       cmocka_unit_test(test_gpu_nccl),
+      cmocka_unit_test(test_gpu_nccl_refuses_a_shared_gpu),
       cmocka_unit_test(test_gpu_staged),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);

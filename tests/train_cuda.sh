@@ -4,8 +4,9 @@
 #     rank on both backends), so the loss curves differ by rounding only: fp32 within 1e-4
 #     relative per step, bf16 within 1e-2 of the CPU's bf16 run (a wrong gradient is off by
 #     percents within a few steps);
-#   - two ranks sharing the GPU (sums through host memory) follow one rank with the doubled
-#     batch within 1e-4 (dropout 0: masks depend on the rank), as train_parallel.sh on the CPU;
+#   - two ranks follow one rank with the doubled batch within 1e-4 (dropout 0: masks depend on
+#     the rank), as train_parallel.sh on the CPU: sharing one GPU (sums through host memory),
+#     or, where two GPUs are visible, one each (NCCL; tools/cudaemu/run.sh with EMU_GPUS=2);
 #   - a run stopped at step 6 and started again ends with the bits of one that never stopped
 #     (losses and checkpoint: the GPU kernels are deterministic).
 # 12 steps keep it within reach of the host emulator (tools/cudaemu: ~2 s a step there).
@@ -39,8 +40,14 @@ same_losses cpu-bf16 cuda-bf16 "bf16, cpu vs cuda" 1e-2
 if have_mpi; then
   run np2 2 "${common[@]}" --set runtime.device=cuda --set model.dropout=0 --set train.batch_size=16
   grep -q "ranks 2" np2/log.txt || fail "the mpirun run did not have 2 ranks"
+  # one GPU: through pinned host memory; two or more (a GPU per rank): NCCL, where built
+  gpus=$(sed -n 's/.*GPUs visible \([0-9]*\).*/\1/p' np2/log.txt | head -1)
+  how=$(sed -n 's/.*gradients summed by //p' np2/log.txt | head -1)
+  echo "2 ranks, $gpus GPUs: gradients summed by $how"
+  if [ "${gpus:-0}" -ge 2 ]; then [ "$how" = NCCL ] || fail "2 ranks on $gpus GPUs: not NCCL ($how)"
+  else [ "$how" = "MPI through pinned host memory" ] || fail "2 ranks on one GPU: $how"; fi
   run np1 1 "${common[@]}" --set runtime.device=cuda --set model.dropout=0
-  same_losses np1 np2 "cuda, 1 rank x 32 vs 2 ranks sharing the GPU x 16" 1e-4
+  same_losses np1 np2 "cuda, 1 rank x 32 vs 2 ranks x 16 ($how)" 1e-4
 fi
 
 run resumed 1 "${common[@]}" --set runtime.device=cuda --set train.max_steps=6

@@ -127,7 +127,9 @@ static sr_status choose_backend(trainer *t) {
   if (st == SR_OK) st = kernels_set_bf16(&t->k, t->cfg.train.precision == SR_PRECISION_BF16);
   /* The reducer's set-up is collective: every rank goes on to it, or none does. */
   TRY(sr_comm_agree(t->comm, st));
-  return sr_grad_reduce_init(&t->reduce, t->comm, gpu);
+  TRY(sr_grad_reduce_init(&t->reduce, t->comm, gpu));
+  if (t->comm->size > 1) sr_info("gradients summed by %s", sr_grad_reduce_mode_name(t->reduce.mode));
+  return SR_OK;
 }
 
 /* Popularity^0.75 over the training events of all ranks, as a cumulative table for sampling

@@ -1,6 +1,6 @@
 # -DSEQREC_CUDAEMU=ON (see README.md): the CUDA build, with every .cu rewritten by conv.py into
-# host C++ and compiled against the fake headers in include/, and CUDA::cudart and CUDA::cublas
-# standing for emu.cpp. The whole program then runs its GPU paths on an emulated GPU.
+# host C++ and compiled against the fake headers in include/, CUDA::cudart and CUDA::cublas
+# standing for emu.cpp and sr_cudaemu_nccl for NCCL. The whole program then runs its GPU paths on an emulated GPU.
 if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64)$")
   message(FATAL_ERROR "SEQREC_CUDAEMU: the emulator's context switch is x86-64 only")
 endif()
@@ -20,6 +20,9 @@ add_library(sr_cudaemu STATIC ${SR_CUDAEMU_DIR}/emu.cpp)
 target_include_directories(sr_cudaemu PUBLIC ${SR_CUDAEMU_DIR}/include)
 add_library(CUDA::cudart ALIAS sr_cudaemu)
 add_library(CUDA::cublas ALIAS sr_cudaemu)
+# NCCL over MPI (nccl.cpp), for the GPU all-reduce of one GPU per rank (EMU_GPUS GPUs).
+add_library(sr_cudaemu_nccl STATIC ${SR_CUDAEMU_DIR}/nccl.cpp)
+target_link_libraries(sr_cudaemu_nccl PUBLIC sr_cudaemu MPI::MPI_C)
 
 # sr_cuda_sources(TARGET a.cu ...): the converted sources join TARGET (the draft backend's
 # ".cu.draft" suffix is dropped).

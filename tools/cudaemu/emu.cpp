@@ -12,6 +12,7 @@
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
 #include "cuda_bf16.h"
+#include "emu_internal.h"
 
 #include <algorithm>
 #include <cstdarg>
@@ -260,6 +261,16 @@ static bool no_gpu(void) { /* EMU_NO_GPU=1: the "no device" path */
   const char *off = getenv("EMU_NO_GPU");
   return off && *off;
 }
+/* EMU_GPUS=n: the device count (default 1, at most 8). Each process has its own memory, so n
+ * GPUs are only told apart by number and PCI bus id: enough for one GPU per rank (NCCL). */
+static int gpu_count(void) {
+  if (no_gpu()) return 0;
+  const char *v = getenv("EMU_GPUS");
+  const int n = v && *v ? atoi(v) : 1;
+  return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+static int current_gpu; /* cudaSetDevice's */
+int emu_current_device(void) { return current_gpu; }
 
 static void device_poison(bool on) {
 #if EMU_ASAN
@@ -350,6 +361,13 @@ static void issue(cudaStream_t s, std::function<void()> op) {
   s->queue.push_back(std::move(op));
   if (eager()) stream_wait(s);
 }
+
+/* For the other parts of the emulator (emu_internal.h). */
+void emu_issue(cudaStream_t s, const char *what, std::function<void()> op) {
+  check_stream(s, what);
+  issue(s, std::move(op));
+}
+int emu_device_range(const void *p, size_t n, const char *what) { return device_range(p, n, what); }
 
 /* ---- EMU_PROFILE=FILE: what the program asked of the GPU, written to FILE at exit ("%p" in
  * FILE becomes the process id). Counts, not times: launches per site with their blocks and
@@ -484,14 +502,23 @@ cudaError_t cudaGetLastError(void) { cudaError_t e = last_error; last_error = cu
 static cudaError_t fail_with(cudaError_t e) { return last_error = e; }
 /* The error a call on device `d` returns, cudaSuccess when it may go on. */
 static cudaError_t device_error(int d) {
-  return no_gpu() ? cudaErrorNoDevice : d != 0 ? cudaErrorInvalidDevice : cudaSuccess;
+  return no_gpu() ? cudaErrorNoDevice : d < 0 || d >= gpu_count() ? cudaErrorInvalidDevice
+                                                                 : cudaSuccess;
 }
 cudaError_t cudaGetDeviceCount(int *n) {
-  *n = no_gpu() ? 0 : 1;
+  *n = gpu_count();
   return *n ? cudaSuccess : fail_with(cudaErrorNoDevice);
 }
-cudaError_t cudaSetDevice(int d) { const cudaError_t e = device_error(d); return e ? fail_with(e) : e; }
-cudaError_t cudaGetDevice(int *d) { *d = 0; return no_gpu() ? fail_with(cudaErrorNoDevice) : cudaSuccess; }
+cudaError_t cudaSetDevice(int d) {
+  const cudaError_t e = device_error(d);
+  if (e) return fail_with(e);
+  current_gpu = d;
+  return e;
+}
+cudaError_t cudaGetDevice(int *d) {
+  *d = current_gpu;
+  return no_gpu() ? fail_with(cudaErrorNoDevice) : cudaSuccess;
+}
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev) {
   if (const cudaError_t e = device_error(dev)) return fail_with(e);
   memset(p, 0, sizeof *p);
@@ -503,7 +530,7 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev) {
   if (const cudaError_t e = device_error(dev)) return fail_with(e);
   switch (a) {
   case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = optin_smem(); break;
-  case cudaDevAttrPciBusId: *v = 0x3b; break; /* PCI 0000:3b:00 */
+  case cudaDevAttrPciBusId: *v = 0x3b + dev; break; /* PCI 0000:3b:00, 0000:3c:00, ... */
   case cudaDevAttrPciDeviceId: case cudaDevAttrPciDomainId: *v = 0; break;
   default: emu_abort("cudaDeviceGetAttribute(%d) not emulated", (int)a);
   }

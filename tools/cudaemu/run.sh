@@ -1,7 +1,8 @@
 #!/bin/bash
 # tools/cudaemu/run.sh [SRC]: builds SRC with its CUDA sources on the host emulator
-# (-DSEQREC_CUDAEMU=ON, sanitizers on) and runs every ctest labelled cuda there; exit status 1 on
-# any failure, and on any skip that means the emulated GPU was not seen (see README.md).
+# (-DSEQREC_CUDAEMU=ON, sanitizers on) and runs every ctest labelled cuda there on one emulated
+# GPU, then the multi-rank ones again on three (NCCL); exit status 1 on any failure, and on any
+# skip that means the emulated GPU was not seen (see README.md).
 # SRC: a seqrec tree (default: the one holding this script); it is only read.
 # Env: WORK (build folder, default /tmp/seqrec-cudaemu), JOBS (default 2), EMU_SCHED / EMU_SEED
 # (passed on to the emulator).
@@ -10,9 +11,9 @@ EMU=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "${1:-$EMU/../..}" && pwd) || exit 2
 WORK=${WORK:-/tmp/seqrec-cudaemu}
 JOBS=${JOBS:-2}
-# GPU cases that skip by design here: one needs a machine without a GPU, one NCCL (not emulated;
-# on one rank it checks the "built without NCCL" error instead).
-ALLOWED_SKIPS='test_missing_gpu_fails_together|test_gpu_nccl'
+# GPU cases that skip by design on one emulated GPU: one needs a machine without a GPU, one a GPU
+# per rank (NCCL: the second run below, with EMU_GPUS=3).
+ALLOWED_SKIPS='test_missing_gpu_fails_together|test_gpu_nccl|test_gpu_nccl_refuses_a_shared_gpu'
 T0=$(date +%s)
 mkdir -p "$WORK/log" || exit 2
 die() { echo "FAIL $1 (log: $2)"; tail -n 30 "$2"; exit 2; }
@@ -41,6 +42,18 @@ if grep -qE '\*\*\*Skipped|Not Run' "$WORK/log/ctest.log"; then
 fi
 if [ -n "$skips" ]; then
   fails=1; echo "GPU cases skipped (the emulated GPU was not seen):"; echo "$skips" | sed 's/^/    /'
+fi
+
+# A GPU per rank (EMU_GPUS=3): the reducer's and seqrec train's NCCL path (tools/cudaemu/nccl.cpp).
+EMU_GPUS=3 ctest --test-dir "$WORK/build" -R '^(test_grad_reduce_np[23]|train_cuda)$' -j "$JOBS" \
+  --output-on-failure > "$WORK/log/ctest-gpus.log" 2>&1
+rc=$?
+echo "with EMU_GPUS=3:"
+grep -E '^ *[0-9]+/[0-9]+ Test +#' "$WORK/log/ctest-gpus.log"
+[ $rc = 0 ] || { fails=1; grep -A 30 -E '\*\*\*(Failed|Timeout|Exception)' "$WORK/log/ctest-gpus.log" | head -60; }
+if grep -qE '^\[  SKIPPED \] test_gpu_nccl$' "$last" ||
+   ! grep -q 'gradients summed by NCCL' "$last"; then
+  fails=1; echo "with a GPU per rank, NCCL was not used (test_gpu_nccl skipped or train_cuda not on NCCL)"
 fi
 echo "total $(( $(date +%s) - T0 ))s; logs in $WORK/log, $last"
 [ $fails = 0 ] && { echo "ALL PASS"; exit 0; }
