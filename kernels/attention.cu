@@ -13,9 +13,11 @@
 
 #include "kernels/cuda.h"
 
-/* Warps per block: 8 share the staged rows; at T = 200, D = 64 a forward block takes ~110 KiB,
- * two blocks per SM. */
-#define ATT_WARPS 8
+/* Warps per block, at most: they share the staged rows, and a warp's loops are chains of
+ * dependent shared-memory loads, so an SM needs many warps to hide their latency. B*H blocks are
+ * few (128 on ML-1M: one per SM), hence up to 32 warps each; at T = 200, D = 64 a forward block
+ * takes ~139 KiB and a backward one ~164 KiB of shared memory. */
+#define ATT_WARPS 32
 #define ATT_THREADS (32 * ATT_WARPS)
 
 /* The CPU's shape check (static there), then kernel_dropout_check from cpu.h. */
@@ -299,8 +301,9 @@ static size_t att_backward_smem(int T, int D, int warps, int staged) {
   return f * sizeof(float);
 }
 
-/* Picks the launch: staged rows with ATT_WARPS warps when they fit the device's opt-in shared
- * memory, else rows from global memory with as many warps as fit; 0 warps: too long a window. */
+/* Picks the launch: as many warps as there are queries, up to ATT_WARPS; staged rows with the
+ * most of those warps that fit the device's opt-in shared memory, else rows from global memory
+ * with as many warps as fit; 0 warps: too long a window. */
 static sr_status att_plan(const sr_kernels *k, const char *op, int T, int D,
                           size_t (*bytes)(int, int, int, int), int *staged, int *warps,
                           size_t *smem) {
@@ -308,19 +311,17 @@ static sr_status att_plan(const sr_kernels *k, const char *op, int T, int D,
   CUDA_TRY(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                   cuda_ctx(k)->device));
   max_smem -= 64; /* room for the kernels' static __shared__ (att_load_ids's `first`) */
-  *staged = 1;
-  *warps = ATT_WARPS;
-  if (bytes(T, D, *warps, 1) <= (size_t)max_smem) {
-    *smem = bytes(T, D, *warps, 1);
-    return SR_OK;
+  const int most = T < 1 ? 1 : T < ATT_WARPS ? T : ATT_WARPS;
+  for (*staged = 1; *staged >= 0; (*staged)--) {
+    *warps = most;
+    while (*warps > 0 && bytes(T, D, *warps, *staged) > (size_t)max_smem) (*warps)--;
+    if (*warps > 0) {
+      *smem = bytes(T, D, *warps, *staged);
+      return SR_OK;
+    }
   }
-  *staged = 0;
-  while (*warps > 0 && bytes(T, D, *warps, 0) > (size_t)max_smem) (*warps)--;
-  if (*warps == 0)
-    return sr_error(SR_EINVAL, "%s: T=%d D=%d needs more shared memory than the device has (%d "
-                    "bytes)", op, T, D, max_smem);
-  *smem = bytes(T, D, *warps, 0);
-  return SR_OK;
+  return sr_error(SR_EINVAL, "%s: T=%d D=%d needs more shared memory than the device has (%d "
+                  "bytes)", op, T, D, max_smem);
 }
 
 sr_status kernel_attention_forward_cuda(const sr_kernels *k, float *out, float *att,

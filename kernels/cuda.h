@@ -180,26 +180,56 @@ __device__ __forceinline__ void cuda_colsum_chunk(const sr_cuda_colsum p, int64_
     }
 }
 
-/* One warp (the losses' row finder): rows[0..nb) = the next nb rows with a target from *next on
- * (the host counted at least nb), then *next = one past the last. */
+/* The losses' row finder, one block of SR_CUDA_SELECT_THREADS threads (a multiple of 32):
+ * rows[0..nb) = the next nb rows with a target from *next on (the host counted at least nb),
+ * then *next = one past the last. Each round looks at SR_CUDA_SELECT_THREADS rows at once
+ * (lanes ballot, warps add their counts in warp order), so a block of the loss costs N / 1024
+ * dependent loads, not N / 32 of one warp. */
+#define SR_CUDA_SELECT_THREADS 1024
 static __device__ __forceinline__ void cuda_rows_select(unsigned long long *next, int32_t *rows,
                                                         const int32_t *targets, int64_t N,
                                                         int nb) {
-  const int lane = threadIdx.x;
-  int64_t base = (int64_t)*next;
+  __shared__ int warp_count[SR_CUDA_SELECT_THREADS / 32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  int64_t base = (int64_t)*next; /* read by all before the barrier below; written after it */
   int found = 0;
   while (found < nb && base < N) {
-    const int64_t r = base + lane;
+    const int64_t r = base + threadIdx.x;
     const int real = r < N && targets[r] != 0;
     const unsigned mask = __ballot_sync(0xffffffffu, real);
-    const int pos = found + __popc(mask & ((1u << lane) - 1u));
+    if (lane == 0) warp_count[warp] = __popc(mask);
+    __syncthreads();
+    int before = 0, round = 0;
+    for (int w = 0; w < warps; w++) {
+      before += w < warp ? warp_count[w] : 0;
+      round += warp_count[w];
+    }
+    const int pos = found + before + __popc(mask & ((1u << lane) - 1u));
     if (real && pos < nb) {
       rows[pos] = (int32_t)r;
       if (pos == nb - 1) *next = (unsigned long long)(r + 1);
     }
-    found += __popc(mask);
-    base += 32;
+    found += round;
+    base += blockDim.x;
+    __syncthreads(); /* warp_count is rewritten by the next round */
   }
+}
+
+/* x[0..n) summed by one block of SR_CUDA_SUM_THREADS threads in a fixed order (thread j adds
+ * x[j], x[j + threads], ... in order, then a fixed tree): the same bits on every run, though
+ * not the CPU's row-order sum (the two differ by double rounding). Thread 0 gets the sum. */
+#define SR_CUDA_SUM_THREADS 256
+static __device__ __forceinline__ double cuda_block_sum_f64(const double *x, int n) {
+  __shared__ double part[SR_CUDA_SUM_THREADS];
+  double t = 0.0;
+  for (int i = threadIdx.x; i < n; i += SR_CUDA_SUM_THREADS) t += x[i];
+  part[threadIdx.x] = t;
+  __syncthreads();
+  for (int s = SR_CUDA_SUM_THREADS / 2; s > 0; s >>= 1) {
+    if ((int)threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
+  }
+  return part[0];
 }
 
 #endif

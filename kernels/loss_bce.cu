@@ -103,41 +103,50 @@ __global__ void bce_sum_kernel(bce_state *st) {
 }
 
 /* One warp per block; block b owns items i with i % BCE_OWNERS == b (never item 0: a target or
- * negative of 0 sends nothing). */
+ * negative of 0 sends nothing). The rows are walked in order, BCE_SPAN at a time: lane l loads
+ * rows l, l + 32, ... of the span, so those loads are in flight together. */
+#define BCE_SPAN 256
 __global__ void bce_dwte_kernel(float *dwte, const float *hidden, const int32_t *targets,
                                 const int32_t *negatives, const float *wte, int64_t N, int C,
                                 double norm) {
   const int lane = threadIdx.x;
   const int32_t owner = (int32_t)blockIdx.x;
-  for (int64_t base = 0; base < N; base += 32) {
-    const int64_t r = base + lane;
-    int own = 0;
-    if (r < N) {
-      const int32_t y = targets[r], n = negatives[r];
-      own = y != 0 && (y % BCE_OWNERS == owner || (n != 0 && n % BCE_OWNERS == owner));
+  for (int64_t base = 0; base < N; base += BCE_SPAN) {
+    int32_t ys[BCE_SPAN / 32], ns[BCE_SPAN / 32];
+#pragma unroll
+    for (int k = 0; k < BCE_SPAN / 32; k++) {
+      const int64_t r = base + k * 32 + lane;
+      ys[k] = r < N ? targets[r] : 0;
+      ns[k] = r < N ? negatives[r] : 0;
     }
-    unsigned mask = __ballot_sync(0xffffffffu, own);
-    while (mask) {
-      const int l = __ffs(mask) - 1;
-      mask &= mask - 1u;
-      const int64_t row = base + l;
-      const int32_t y = targets[row], n = negatives[row];
-      const float *hr = hidden + row * C;
-      if (y % BCE_OWNERS == owner) {
-        const float *wy = wte + (int64_t)y * C;
-        const float g_pos = (float)(-bce_sigmoid(-(double)bce_warp_dot(hr, wy, C)) / norm);
-        float *gy = dwte + (int64_t)y * C;
-        for (int c = lane; c < C; c += 32) gy[c] += g_pos * hr[c];
-      }
-      if (n != 0 && n % BCE_OWNERS == owner) {
-        const float *wn = wte + (int64_t)n * C;
-        const float g_neg = (float)(bce_sigmoid((double)bce_warp_dot(hr, wn, C)) / norm);
-        float *gn = dwte + (int64_t)n * C;
-        /* y == n: the same warp already added the target's term above (the CPU's order). */
+#pragma unroll
+    for (int k = 0; k < BCE_SPAN / 32; k++) {
+      const int own = ys[k] != 0 && (ys[k] % BCE_OWNERS == owner ||
+                                     (ns[k] != 0 && ns[k] % BCE_OWNERS == owner));
+      unsigned mask = __ballot_sync(0xffffffffu, own);
+      while (mask) {
+        const int l = __ffs(mask) - 1;
+        mask &= mask - 1u;
+        const int64_t row = base + k * 32 + l;
+        const int32_t y = __shfl_sync(0xffffffffu, ys[k], l);
+        const int32_t n = __shfl_sync(0xffffffffu, ns[k], l);
+        const float *hr = hidden + row * C;
+        if (y % BCE_OWNERS == owner) {
+          const float *wy = wte + (int64_t)y * C;
+          const float g_pos = (float)(-bce_sigmoid(-(double)bce_warp_dot(hr, wy, C)) / norm);
+          float *gy = dwte + (int64_t)y * C;
+          for (int c = lane; c < C; c += 32) gy[c] += g_pos * hr[c];
+        }
+        if (n != 0 && n % BCE_OWNERS == owner) {
+          const float *wn = wte + (int64_t)n * C;
+          const float g_neg = (float)(bce_sigmoid((double)bce_warp_dot(hr, wn, C)) / norm);
+          float *gn = dwte + (int64_t)n * C;
+          /* y == n: the same warp already added the target's term above (the CPU's order). */
+          __syncwarp();
+          for (int c = lane; c < C; c += 32) gn[c] += g_neg * hr[c];
+        }
         __syncwarp();
-        for (int c = lane; c < C; c += 32) gn[c] += g_neg * hr[c];
       }
-      __syncwarp();
     }
   }
 }

@@ -1,15 +1,15 @@
 /* Cross-entropy over all items with the output layer tied to the item table, fused with its
  * gradient: the CUDA twin of loss_ce.c. The rows with a target are taken in blocks of at most
  * block_rows, in row order; per block:
- *   1. ce_select_kernel (one warp) finds the block's rows (row indices into scratch), resuming
- *      where the previous block stopped (a cursor in ctx->partials);
+ *   1. ce_select_kernel (one CUDA block, cuda_rows_select) finds the block's rows (row indices
+ *      into scratch), resuming where the previous block stopped (a cursor in ctx->partials);
  *   2. ce_gather_kernel copies their hidden rows into h [nb, C];
  *   3. sgemm: logits z [nb, V-1] = h . wte[1..]^T;
  *   4. ce_softmax_kernel (one block per row): float max, exp(z - max) in place, float sums
  *      reduced in a fixed tree, the row's loss lse - z[y] written to row_loss[i]; with a
  *      gradient, z becomes (softmax - onehot(y)) / denom in place;
- *   5. ce_sum_kernel (one thread) adds row_loss[0..nb) in row order into a double total: the
- *      same bits on every run;
+ *   5. ce_sum_kernel (one CUDA block, cuda_block_sum_f64) adds row_loss[0..nb) in a fixed
+ *      order into a double total: the same bits on every run;
  *   6. sgemm: dh = z . wte[1..], then ce_scatter_kernel adds dh into the rows of dhidden (rows
  *      are distinct, no atomics);
  *   7. sgemm: dwte[1..] += z^T . h (beta = 1).
@@ -43,7 +43,7 @@ __global__ void ce_check_kernel(ce_state *st, const int32_t *targets, int64_t N,
   if (n) atomicAdd(&st->count, n);
 }
 
-/* One warp: rows[0..nb) = the next nb rows with a target from st->next on (there are at least
+/* rows[0..nb) = the next nb rows with a target from st->next on (there are at least
  * nb: the host counted them), then st->next = one past the last. */
 __global__ void ce_select_kernel(ce_state *st, int32_t *rows, const int32_t *targets, int64_t N,
                                  int nb) {
@@ -126,11 +126,10 @@ __global__ void __launch_bounds__(CE_THREADS)
   }
 }
 
-/* One thread: the block's row losses in row order into the running total. */
+/* The block's row losses, in a fixed order, into the running total. */
 __global__ void ce_sum_kernel(ce_state *st, const double *row_loss, int nb) {
-  double t = st->total;
-  for (int i = 0; i < nb; i++) t += row_loss[i];
-  st->total = t;
+  const double t = cuda_block_sum_f64(row_loss, nb);
+  if (threadIdx.x == 0) st->total += t;
 }
 
 sr_status kernel_loss_ce_cuda(const sr_kernels *k, double *loss, int64_t *n_targets,
@@ -193,7 +192,7 @@ sr_status kernel_loss_ce_cuda(const sr_kernels *k, double *loss, int64_t *n_targ
   float *dw = dwte ? dwte + C : NULL;
   for (int64_t done = 0; done < count; done += block_rows) {
     const int nb = (int)(count - done < block_rows ? count - done : block_rows);
-    ce_select_kernel<<<1, 32, 0, s>>>(st, rows, targets, N, nb);
+    ce_select_kernel<<<1, SR_CUDA_SELECT_THREADS, 0, s>>>(st, rows, targets, N, nb);
     LAUNCH_TRY();
     ce_gather_kernel<<<cuda_blocks((int64_t)nb * C, 256), 256, 0, s>>>(h, hidden, rows, nb, C);
     LAUNCH_TRY();
@@ -201,7 +200,7 @@ sr_status kernel_loss_ce_cuda(const sr_kernels *k, double *loss, int64_t *n_targ
     TRY(kernel_cuda_gemm(k, CUBLAS_OP_T, CUBLAS_OP_N, items, nb, C, w, C, h, C, 0.0f, z, items));
     ce_softmax_kernel<<<nb, CE_THREADS, 0, s>>>(z, row_loss, rows, targets, items, g_scale);
     LAUNCH_TRY();
-    ce_sum_kernel<<<1, 1, 0, s>>>(st, row_loss, nb);
+    ce_sum_kernel<<<1, SR_CUDA_SUM_THREADS, 0, s>>>(st, row_loss, nb);
     LAUNCH_TRY();
     if (g_scale > 0.0f) TRY(kernel_cuda_bf16_round(k, z, (int64_t)nb * items)); /* kernels.h */
     if (dhidden) {

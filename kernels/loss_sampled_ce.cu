@@ -2,14 +2,14 @@
  * twin of loss_sampled_ce.c. The rows with a target are taken in blocks of at most block_rows,
  * in row order; the scratch has the CPU's layout (kernel_loss_sampled_ce_scratch_bytes_cpu):
  * rows [R] (int32), row loss [R] (double), dz [R, K+1]. Per block:
- *   1. sce_select_kernel (one warp) finds the block's rows, resuming at a cursor kept in
- *      ctx->partials;
+ *   1. sce_select_kernel (one CUDA block, cuda_rows_select) finds the block's rows, resuming
+ *      at a cursor kept in ctx->partials;
  *   2. sce_rows_kernel (one CUDA block per row): each warp scores candidates (lanes over
  *      columns, a fixed butterfly, lane 0's value), corrected by logq; a left-out negative
  *      (0 or the target) is -inf; thread 0 takes the max and the double sum of exp in candidate
  *      order (the CPU's arithmetic), then dz = exp(z - lse) / denom, dz[0] -= 1/denom, and
  *      dhidden[r, c] += dz[j] * wte[cand_j, c] over j in order (threads over columns);
- *   3. sce_sum_kernel (one thread) adds the row losses in row order into a double total;
+ *   3. sce_sum_kernel (one CUDA block) adds the row losses in a fixed order into a double total;
  *   4. sce_dwte_kernel: the scatter into dwte by ownership, no float atomics. Warp b (one per
  *      CUDA block, SCE_OWNERS of them) owns the items i with i % SCE_OWNERS == b and walks the
  *      block's rows in order and each row's candidates in order (positive, then negatives
@@ -47,7 +47,7 @@ __global__ void sce_check_kernel(sce_state *st, const int32_t *targets,
   }
 }
 
-/* One warp: rows[0..nb) = the next nb rows with a target from st->next on. */
+/* rows[0..nb) = the next nb rows with a target from st->next on. */
 __global__ void sce_select_kernel(sce_state *st, int32_t *rows, const int32_t *targets,
                                   int64_t N, int nb) {
   cuda_rows_select(&st->next, rows, targets, N, nb);
@@ -121,37 +121,49 @@ __global__ void __launch_bounds__(SCE_THREADS)
 }
 
 __global__ void sce_sum_kernel(sce_state *st, const double *row_loss, int nb) {
-  double t = st->total;
-  for (int i = 0; i < nb; i++) t += row_loss[i];
-  st->total = t;
+  const double t = cuda_block_sum_f64(row_loss, nb);
+  if (threadIdx.x == 0) st->total += t;
 }
 
-/* One warp per CUDA block; block b owns the items i with i % SCE_OWNERS == b. */
+/* One warp per CUDA block; block b owns the items i with i % SCE_OWNERS == b. The block's
+ * candidates e = i * (K+1) + j (row i, candidate j: the CPU's order) are walked SCE_SPAN at a
+ * time: lane l loads candidates l, l + 32, ... of the span (row, item, dz), so those loads are
+ * in flight together. */
+#define SCE_SPAN 256
 __global__ void sce_dwte_kernel(float *dwte, const float *dz, const int32_t *rows, int nb,
                                 const float *hidden, const int32_t *targets,
                                 const int32_t *negatives, int C, int K) {
   const int lane = threadIdx.x, cand = K + 1;
   const int32_t owner = (int32_t)blockIdx.x;
-  for (int i = 0; i < nb; i++) {
-    const int64_t r = rows[i];
-    const float *z = dz + (size_t)i * cand;
-    const float *hr = hidden + r * C;
-    for (int j0 = 0; j0 < cand; j0 += 32) {
-      const int j = j0 + lane;
-      int own = 0;
-      if (j < cand) {
-        const int32_t item = j == 0 ? targets[r] : negatives[r * K + j - 1];
-        own = z[j] != 0.0f && item % SCE_OWNERS == owner;
+  const int64_t n = (int64_t)nb * cand;
+  for (int64_t base = 0; base < n; base += SCE_SPAN) {
+    int32_t row[SCE_SPAN / 32], item[SCE_SPAN / 32];
+    float g[SCE_SPAN / 32];
+#pragma unroll
+    for (int k = 0; k < SCE_SPAN / 32; k++) {
+      const int64_t e = base + k * 32 + lane;
+      row[k] = 0;
+      item[k] = 0;
+      g[k] = 0.0f;
+      if (e < n) {
+        const int64_t j = e % cand;
+        row[k] = rows[e / cand];
+        g[k] = dz[e];
+        item[k] = j == 0 ? targets[row[k]] : negatives[(int64_t)row[k] * K + j - 1];
       }
-      unsigned mask = __ballot_sync(0xffffffffu, own);
+    }
+#pragma unroll
+    for (int k = 0; k < SCE_SPAN / 32; k++) {
+      unsigned mask = __ballot_sync(0xffffffffu, g[k] != 0.0f && item[k] % SCE_OWNERS == owner);
       while (mask) {
         const int l = __ffs(mask) - 1;
         mask &= mask - 1u;
-        const int jj = j0 + l;
-        const int32_t item = jj == 0 ? targets[r] : negatives[r * K + jj - 1];
-        const float g = z[jj];
-        float *gw = dwte + (int64_t)item * C;
-        for (int c = lane; c < C; c += 32) gw[c] += g * hr[c];
+        const int64_t r = __shfl_sync(0xffffffffu, row[k], l);
+        const int32_t it = __shfl_sync(0xffffffffu, item[k], l);
+        const float gl = __shfl_sync(0xffffffffu, g[k], l);
+        const float *hr = hidden + r * C;
+        float *gw = dwte + (int64_t)it * C;
+        for (int c = lane; c < C; c += 32) gw[c] += gl * hr[c];
         __syncwarp();
       }
     }
@@ -219,12 +231,12 @@ sr_status kernel_loss_sampled_ce_cuda(const sr_kernels *k, double *loss, int64_t
 
   for (int64_t done = 0; done < count; done += block_rows) {
     const int nb = (int)(count - done < block_rows ? count - done : block_rows);
-    sce_select_kernel<<<1, 32, 0, s>>>(st, rows, targets, N, nb);
+    sce_select_kernel<<<1, SR_CUDA_SELECT_THREADS, 0, s>>>(st, rows, targets, N, nb);
     LAUNCH_TRY();
     sce_rows_kernel<<<nb, SCE_THREADS, 0, s>>>(dz, row_loss, dhidden, rows, hidden, targets,
                                                negatives, logq, wte, C, K, norm, want_grad);
     LAUNCH_TRY();
-    sce_sum_kernel<<<1, 1, 0, s>>>(st, row_loss, nb);
+    sce_sum_kernel<<<1, SR_CUDA_SUM_THREADS, 0, s>>>(st, row_loss, nb);
     LAUNCH_TRY();
     if (dwte) {
       sce_dwte_kernel<<<SCE_OWNERS, 32, 0, s>>>(dwte, dz, rows, nb, hidden, targets, negatives,

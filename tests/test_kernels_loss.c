@@ -421,13 +421,64 @@ static void test_bce_gradcheck(void **state) {
   assert_int_equal(L.count, 1);
 }
 
+/* Thousands of rows: the CUDA row finder takes 1,024 rows a round and its cursor stops inside a
+ * round (block_rows 700), the loss sums more rows than one thread block has threads, and the
+ * dwte scatters walk several spans. Loss and gradients against the CPU backend; the loss also
+ * against the double formula. */
+static void test_losses_many_rows(void **state) {
+  const sr_kernels *k = gc_backend(state);
+  sr_kernels cpu;
+  assert_int_equal(kernels_cpu_init(&cpu, 1), SR_OK);
+  sr_rng r;
+  sr_rng_init(&r, 206, 0);
+  enum { N = 2500, C = 4, V = 9, K = 5 };
+  for (loss_kind kind = LOSS_CE; kind <= LOSS_BCE; kind++) {
+    problem p;
+    problem_new(&p, &r, kind, N, C, V, kind == LOSS_SAMPLED ? K : 0);
+    static float dh[N * C], dw[V * C], dh_cpu[N * C], dw_cpu[V * C];
+    memset(dh, 0, sizeof dh), memset(dw, 0, sizeof dw);
+    memset(dh_cpu, 0, sizeof dh_cpu), memset(dw_cpu, 0, sizeof dw_cpu);
+    loss_run L = {.kind = kind, .N = N, .C = C, .V = V, .K = kind == LOSS_SAMPLED ? K : 0,
+                  .block_rows = 700, .targets = p.targets, .negatives = p.negatives,
+                  .hidden = p.hidden, .wte = p.wte, .logq = kind == LOSS_SAMPLED ? p.logq : NULL,
+                  .dhidden = dh, .dwte = dw};
+    loss_run ref = L;
+    ref.dhidden = dh_cpu;
+    ref.dwte = dw_cpu;
+    run_loss(k, &L);
+    run_loss(&cpu, &ref);
+    assert_int_equal(L.st, SR_OK);
+    assert_int_equal(ref.st, SR_OK);
+    assert_int_equal(L.count, ref.count);
+    assert_true(L.count > 2 * 700); /* three blocks of the ce losses */
+    gc_assert_close("loss, many rows, against the cpu", &L.loss, &ref.loss, 1, 0, 1e-6);
+
+    static double hd[N * C], wd[V * C], ld[V];
+    ref_ctx c = {.kind = kind, .N = N, .C = C, .V = V, .K = L.K, .targets = p.targets,
+                 .negatives = p.negatives, .h = hd, .w = wd, .logq = L.logq ? ld : NULL};
+    gc_to_double(hd, p.hidden, N * C);
+    gc_to_double(wd, p.wte, V * C);
+    gc_to_double(ld, p.logq, V);
+    const double want = ref_loss(&c);
+    gc_assert_close("loss, many rows, against the formula", &L.loss, &want, 1, 0, 1e-6);
+
+    gc_to_double(hd, dh_cpu, N * C);
+    gc_to_double(wd, dw_cpu, V * C);
+    gc_assert_close_f("d hidden, many rows", dh, hd, N * C, 1e-8, 1e-5);
+    gc_assert_close_f("d wte, many rows", dw, wd, V * C, 1e-8, 1e-5);
+    problem_free(&p);
+  }
+  kernels_close(&cpu);
+}
+
 #define BACKEND_TESTS                           \
   cmocka_unit_test(test_ce_gradcheck),          \
   cmocka_unit_test(test_ce_block_size),         \
   cmocka_unit_test(test_ce_scratch_is_per_block), \
   cmocka_unit_test(test_sampled_ce_gradcheck),  \
   cmocka_unit_test(test_sampled_ce_logq),       \
-  cmocka_unit_test(test_bce_gradcheck)
+  cmocka_unit_test(test_bce_gradcheck),         \
+  cmocka_unit_test(test_losses_many_rows)
 
 int main(void) {
   const struct CMUnitTest tests[] = {BACKEND_TESTS};
