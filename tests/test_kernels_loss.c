@@ -454,19 +454,19 @@ static void test_losses_many_rows(void **state) {
     assert_true(L.count > 2 * 700); /* three blocks of the ce losses */
     gc_assert_close("loss, many rows, against the cpu", &L.loss, &ref.loss, 1, 0, 1e-6);
 
-    static double hd[N * C], wd[V * C], ld[V];
+    static double h[N * C], w[V * C], logq[V], want_dh[N * C], want_dw[V * C];
     ref_ctx c = {.kind = kind, .N = N, .C = C, .V = V, .K = L.K, .targets = p.targets,
-                 .negatives = p.negatives, .h = hd, .w = wd, .logq = L.logq ? ld : NULL};
-    gc_to_double(hd, p.hidden, N * C);
-    gc_to_double(wd, p.wte, V * C);
-    gc_to_double(ld, p.logq, V);
+                 .negatives = p.negatives, .h = h, .w = w, .logq = L.logq ? logq : NULL};
+    gc_to_double(h, p.hidden, N * C);
+    gc_to_double(w, p.wte, V * C);
+    gc_to_double(logq, p.logq, V);
     const double want = ref_loss(&c);
     gc_assert_close("loss, many rows, against the formula", &L.loss, &want, 1, 0, 1e-6);
 
-    gc_to_double(hd, dh_cpu, N * C);
-    gc_to_double(wd, dw_cpu, V * C);
-    gc_assert_close_f("d hidden, many rows", dh, hd, N * C, 1e-8, 1e-5);
-    gc_assert_close_f("d wte, many rows", dw, wd, V * C, 1e-8, 1e-5);
+    gc_to_double(want_dh, dh_cpu, N * C);
+    gc_to_double(want_dw, dw_cpu, V * C);
+    gc_assert_close_f("d hidden, many rows", dh, want_dh, N * C, 1e-8, 1e-5);
+    gc_assert_close_f("d wte, many rows", dw, want_dw, V * C, 1e-8, 1e-5);
     problem_free(&p);
   }
   kernels_close(&cpu);

@@ -1,6 +1,7 @@
 # -DSEQREC_CUDAEMU=ON (see README.md): the CUDA build, with every .cu rewritten by conv.py into
 # host C++ and compiled against the fake headers in include/, CUDA::cudart and CUDA::cublas
-# standing for emu.cpp and sr_cudaemu_nccl for NCCL. The whole program then runs its GPU paths on an emulated GPU.
+# standing for emu.cpp and sr_cudaemu_nccl (nccl.cpp) for NCCL. The whole program then runs its
+# GPU paths on an emulated GPU.
 if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64)$")
   message(FATAL_ERROR "SEQREC_CUDAEMU: the emulator's context switch is x86-64 only")
 endif()
